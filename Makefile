@@ -1,0 +1,25 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Each creates .venv, installs what it needs, and runs.
+.PHONY: demo test lint bench test-e2e clean
+
+demo:
+	@bash scripts/bootstrap.sh plot
+	@bash scripts/ensure-dot.sh
+	.venv/bin/chainrule demo
+
+test:
+	@bash scripts/bootstrap.sh test
+	@bash scripts/ensure-dot.sh
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest
+
+lint:
+	@bash scripts/bootstrap.sh test
+	.venv/bin/ruff check .
+
+bench:
+	@bash scripts/bootstrap.sh bench
+	.venv/bin/python -m bench
+
+clean:
+	rm -rf .venv build *.egg-info .pytest_cache .hypothesis chainrule-demo

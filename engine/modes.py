@@ -1,0 +1,172 @@
+"""Grad mode and anomaly mode, kept per thread and per asyncio task.
+
+Both live in one ``contextvars.ContextVar`` holding a small bit set, so an op reads
+its mode with a single lookup. A thread starts with the defaults (grad recording on,
+anomaly detection off), as in PyTorch: a thread started inside ``no_grad`` still
+records a graph. Every context manager restores the previous state on exit, also
+when the body raises.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from contextvars import ContextVar
+from typing import Any
+
+GRAD = 1  # ops record the graph
+ANOMALY = 2  # non-finite values raise FloatingPointError
+QUIET = 4  # no RuntimeWarning for non-finite results (set while backward builds graphs)
+
+_MODE: ContextVar[int] = ContextVar("chainrule_mode", default=GRAD)
+get_mode = _MODE.get
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops record the graph (the default)."""
+    return bool(_MODE.get() & GRAD)
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside :class:`detect_anomaly`."""
+    return bool(_MODE.get() & ANOMALY)
+
+
+class _ModeSwitch:
+    """Base of the mode context managers: set some bits on entry, restore on exit.
+
+    Instances also work as decorators (``@no_grad()`` or bare ``@no_grad``); on a
+    generator function the mode holds while the generator body runs, and not while
+    the caller runs between ``yield``s.
+    """
+
+    _set = 0
+    _clear = 0
+
+    def __new__(cls, func: Any = None) -> Any:
+        if func is None:
+            return super().__new__(cls)
+        if not callable(func):
+            raise TypeError(
+                f"{cls.__name__}() takes no argument, or a function to decorate; "
+                f"got {type(func).__name__}"
+            )
+        return cls()._wrap(func)  # bare decorator: @no_grad
+
+    def __init__(self) -> None:
+        self._tokens: list = []
+
+    def __call__(self, func: Any) -> Any:
+        if not callable(func):
+            raise TypeError(f"{type(self).__name__}() can decorate a function, got "
+                            f"{type(func).__name__}")
+        return self._wrap(func)
+
+    def _wrap(self, func: Any) -> Any:
+        switch = self._fresh
+        if inspect.isgeneratorfunction(func):
+
+            @functools.wraps(func)
+            def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                gen = func(*args, **kwargs)
+                resume, payload = gen.send, None
+                while True:
+                    try:
+                        with switch():
+                            request = resume(payload)
+                    except StopIteration as stop:
+                        return stop.value
+                    try:
+                        resume, payload = gen.send, (yield request)
+                    except GeneratorExit:
+                        with switch():
+                            gen.close()
+                        raise
+                    except BaseException as exc:  # thrown in by the caller: pass it on
+                        resume, payload = gen.throw, exc
+
+            return generator_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with switch():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+    def _fresh(self) -> _ModeSwitch:
+        # A new switch with the same bits, so re-entrant and concurrent calls of a
+        # decorated function each keep their own reset token.
+        twin = object.__new__(type(self))
+        twin._tokens = []
+        twin._set, twin._clear = self._set, self._clear
+        return twin
+
+    def __enter__(self) -> _ModeSwitch:
+        mode = (_MODE.get() | self._set) & ~self._clear
+        self._tokens.append(_MODE.set(mode))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _MODE.reset(self._tokens.pop())
+
+
+class no_grad(_ModeSwitch):  # noqa: N801 - named like torch.no_grad
+    """Ops inside record no graph: their results are constants (leaves).
+
+    Use it for inference and for parameter updates. Works as a context manager and
+    as a decorator, and is local to the current thread / asyncio task.
+
+    Example:
+        >>> from chainrule.engine import Value, no_grad
+        >>> x = Value(2.0)
+        >>> with no_grad():
+        ...     y = x * 3
+        >>> y.parents
+        ()
+    """
+
+    _clear = GRAD
+
+
+class enable_grad(_ModeSwitch):  # noqa: N801 - named like torch.enable_grad
+    """Turn graph recording back on inside a ``no_grad`` region."""
+
+    _set = GRAD
+
+
+class detect_anomaly(_ModeSwitch):  # noqa: N801 - named like torch.autograd.detect_anomaly
+    """Strict mode: the first non-finite value raises ``FloatingPointError``.
+
+    Forward ops check their result and backward checks each gradient contribution;
+    the error names the op and the labels of the nodes involved.
+
+    Example:
+        >>> from chainrule.engine import Value, detect_anomaly
+        >>> with detect_anomaly():
+        ...     Value(0.0, label="x").log()
+        Traceback (most recent call last):
+        FloatingPointError: log produced -inf from finite input (x=0.0)
+    """
+
+    _set = ANOMALY
+
+
+class _quiet(_ModeSwitch):  # noqa: N801
+    """Internal: silence non-finite warnings while backward builds derivative graphs."""
+
+    _set = QUIET | GRAD
+
+
+class set_grad_enabled(_ModeSwitch):  # noqa: N801 - named like torch.set_grad_enabled
+    """Context manager that turns graph recording on or off (``mode`` is a bool)."""
+
+    def __new__(cls, mode: bool) -> set_grad_enabled:
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled needs a bool, got {type(mode).__name__}")
+        super().__init__()
+        self._set = GRAD if mode else 0
+        self._clear = 0 if mode else GRAD

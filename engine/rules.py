@@ -1,0 +1,141 @@
+"""The derivative rules: one row per primitive op, and nothing else.
+
+A rule gives the *local derivatives* of an op's output with respect to each input,
+``d out / d input_i``, as a function ``local(xp, out, *inputs, arg)`` written against a
+small backend ``xp``. The same function serves three paths:
+
+* floats (``xp`` = :data:`chainrule.engine.kernels.FLOAT`): the fast first-order
+  backward; inputs and ``out`` are Python floats;
+* Values (``xp`` = the Value backend): ``create_graph=True``; inputs and ``out`` are the
+  graph's own nodes, so the local derivatives are themselves differentiable;
+* numpy arrays (``xp`` = the numpy backend of the tape): batched replay.
+
+So a rule uses only arithmetic operators (``+ - *``, safe on all three), order
+comparisons (``<``, ``<=``, ``>``, ``>=``: a Value compares its number), and the
+backend's ``div pow exp log sigmoid sin cos sign where raw``. ``xp.raw(x)`` is the plain
+number (or array) behind ``x``, needed for ``==`` (which is identity on Values);
+``xp.where`` picks between branches; ``xp.sign`` and the conditions are constants (their
+derivative is zero almost everywhere), so higher-order derivatives stay correct.
+
+The forward functions live with each backend (``kernels`` for floats, the tape's
+numpy kernels), because a float and an array want different code; the *calculus*
+lives only here. The test-suite iterates over :data:`RULES` and checks each row
+against central differences, so a new op cannot ship without a gradient check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A primitive op and its local derivatives.
+
+    ``arity`` is 1 or 2, or 0 for an n-ary op whose inputs arrive as one tuple.
+    ``local(xp, out, *inputs, arg)`` returns one local derivative per input.
+    ``derivative`` states the rule for people (docs, pictures, reprs).
+    """
+
+    name: str
+    symbol: str
+    arity: int
+    local: Callable
+    derivative: str
+
+    def __repr__(self) -> str:
+        return f"Rule({self.name!r}: {self.derivative})"
+
+
+def _pow_local(xp, out, a, b, arg):
+    # d/da a**b = b * a**(b-1); d/db a**b = a**b * log(a).
+    # 0**0 = 1 is flat in both directions (PyTorch's convention; JAX gives nan):
+    # the base derivative is 0 wherever b == 0, and the exponent derivative is 0
+    # where a == 0 and b >= 0 (log(0) = -inf would otherwise give 0 * -inf = nan).
+    rb = xp.raw(b)
+    d_base = xp.where(rb == 0.0, 0.0, b * xp.pow(a, b - 1.0))
+    d_exp = xp.where((xp.raw(a) == 0.0) & (rb >= 0.0), 0.0, out * xp.log(a))
+    return d_base, d_exp
+
+
+def _powc_local(xp, out, x, c):
+    # d/dx x**c = c * x**(c-1); for c == 0 the function is constant (0**0 included).
+    if c == 0.0:
+        return (0.0,)
+    return (c * xp.pow(x, c - 1.0),)
+
+
+def _rpow_local(xp, out, x, c):
+    # d/dx c**x = c**x * log(c); flat where c == 0 and x >= 0 (as for pow).
+    if c == 0.0:
+        return (xp.where(x >= 0.0, 0.0, out * xp.log(c)),)
+    return (out * xp.log(c),)
+
+
+def _max_local(xp, out, xs, arg):
+    # d/dx_i max(x) = 1 for the maximal input; ties share the gradient equally
+    # (as torch.amax), so the derivative stays a convex combination.
+    ro = xp.raw(out)
+    hits = [xp.where(xp.raw(x) == ro, 1.0, 0.0) for x in xs]
+    count = hits[0]
+    for h in hits[1:]:
+        count = count + h
+    return tuple(xp.div(h, count) for h in hits)
+
+
+def _clamp_local(xp, out, x, bounds):
+    # d/dx clamp(x, lo, hi) = 1 inside [lo, hi] (bounds included, as PyTorch), else 0.
+    lo, hi = bounds
+    return (xp.where((x >= lo) & (x <= hi), 1.0, 0.0),)
+
+
+_ROWS = (
+    # name, symbol, arity, local(xp, out, *inputs, arg), the rule for people
+    Rule("add", "+", 2, lambda xp, out, a, b, arg: (1.0, 1.0),
+         "d(a+b)/da = 1, d(a+b)/db = 1"),
+    Rule("sub", "-", 2, lambda xp, out, a, b, arg: (1.0, -1.0),
+         "d(a-b)/da = 1, d(a-b)/db = -1"),
+    Rule("mul", "*", 2, lambda xp, out, a, b, arg: (b, a),
+         "d(ab)/da = b, d(ab)/db = a"),
+    # d/db (a/b) = -a/b**2 = -(a/b)/b: reuse the output instead of squaring b.
+    Rule("div", "/", 2, lambda xp, out, a, b, arg: (xp.div(1.0, b), xp.div(-out, b)),
+         "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"),
+    Rule("pow", "**", 2, _pow_local,
+         "d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a"),
+    Rule("powc", "**", 1, _powc_local, "d(x^c)/dx = c x^(c-1)"),
+    Rule("rpow", "**", 1, _rpow_local, "d(c^x)/dx = c^x log c"),
+    Rule("neg", "-", 1, lambda xp, out, x, arg: (-1.0,), "d(-x)/dx = -1"),
+    Rule("exp", "exp", 1, lambda xp, out, x, arg: (out,), "d exp(x)/dx = exp(x)"),
+    Rule("log", "log", 1, lambda xp, out, x, arg: (xp.div(1.0, x),), "d log(x)/dx = 1/x"),
+    Rule("sqrt", "sqrt", 1, lambda xp, out, x, arg: (xp.div(0.5, out),),
+         "d sqrt(x)/dx = 1/(2 sqrt(x))"),
+    Rule("tanh", "tanh", 1, lambda xp, out, x, arg: (1.0 - out * out,),
+         "d tanh(x)/dx = 1 - tanh(x)^2"),
+    Rule("sigmoid", "sigmoid", 1, lambda xp, out, x, arg: (out * (1.0 - out),),
+         "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))"),
+    # nan passes the gradient through, as in PyTorch (nan <= 0 is False).
+    Rule("relu", "relu", 1, lambda xp, out, x, arg: (xp.where(x <= 0.0, 0.0, 1.0),),
+         "d relu(x)/dx = 1 if x > 0 else 0 (0 at 0)"),
+    Rule("leaky_relu", "leaky_relu", 1,
+         lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, alpha),),
+         "d leaky_relu(x)/dx = 1 if x > 0 else alpha (alpha at 0)"),
+    # For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = out + alpha.
+    Rule("elu", "elu", 1,
+         lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, out + alpha),),
+         "d elu(x)/dx = 1 if x > 0 else alpha e^x"),
+    Rule("softplus", "softplus", 1, lambda xp, out, x, arg: (xp.sigmoid(x),),
+         "d softplus(x)/dx = sigmoid(x)"),
+    Rule("abs", "abs", 1, lambda xp, out, x, arg: (xp.sign(x),),
+         "d|x|/dx = sign(x) (0 at 0)"),
+    Rule("sin", "sin", 1, lambda xp, out, x, arg: (xp.cos(x),), "d sin(x)/dx = cos(x)"),
+    Rule("cos", "cos", 1, lambda xp, out, x, arg: (-xp.sin(x),), "d cos(x)/dx = -sin(x)"),
+    Rule("clamp", "clamp", 1, _clamp_local, "d clamp(x, lo, hi)/dx = 1 on [lo, hi], else 0"),
+    Rule("sum", "sum", 0, lambda xp, out, xs, arg: (1.0,) * len(xs),
+         "d(x1 + ... + xn)/dxi = 1"),
+    Rule("max", "max", 0, _max_local,
+         "d max(x1..xn)/dxi = 1 for the largest (ties share equally), else 0"),
+)
+
+RULES: dict[str, Rule] = {rule.name: rule for rule in _ROWS}
+"""Every primitive op by name. Tests iterate over this table."""
