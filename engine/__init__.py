@@ -20,13 +20,14 @@ from .modes import (
     set_grad_enabled,
 )
 from .rules import RULES, Rule
-from .value import Value
+from .value import Value, backward_order
 
 __all__ = [
     "RULES",
     "GradcheckError",
     "Rule",
     "Value",
+    "backward_order",
     "detect_anomaly",
     "enable_grad",
     "grad",

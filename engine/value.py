@@ -582,6 +582,17 @@ def _interior_nodes(root: Value) -> list[Value]:
     return sorted(seen, key=_by_creation, reverse=True)
 
 
+def backward_order(root: Value) -> list[Value]:
+    """The nodes ``root.backward()`` visits, in its order (``root`` first).
+
+    Only nodes with parents are listed; leaves receive gradients but have nothing to
+    pass on. Viz's step-through and the tape replay follow this order.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_order needs a Value, got {type(root).__name__}")
+    return [] if root._a is None else _interior_nodes(root)
+
+
 def _cycle(parent: Value, node: Value) -> None:
     raise ValueError(
         f"cycle in the graph: {_describe(parent)} is an input of {_describe(node)} "
