@@ -51,11 +51,14 @@ class Rule:
 def _pow_local(xp, out, a, b, arg):
     # d/da a**b = b * a**(b-1); d/db a**b = a**b * log(a).
     # 0**0 = 1 is flat in both directions (PyTorch's convention; JAX gives nan):
-    # the base derivative is 0 wherever b == 0, and the exponent derivative is 0
-    # where a == 0 and b >= 0 (log(0) = -inf would otherwise give 0 * -inf = nan).
-    rb = xp.raw(b)
-    d_base = xp.where(rb == 0.0, 0.0, b * xp.pow(a, b - 1.0))
-    d_exp = xp.where((xp.raw(a) == 0.0) & (rb >= 0.0), 0.0, out * xp.log(a))
+    # at b == 0 the base derivative is 0, and the exponent derivative is 0 where
+    # a == 0 and b >= 0 (log(0) = -inf would otherwise give 0 * -inf = nan).
+    # b * a**(b-1) is already 0 at b == 0 unless a**(b-1) is inf or nan (a == 0, or
+    # a nan), so only those points are masked: elsewhere the create_graph path keeps
+    # its dependence on b (d2/da db a**b = 1/a at b == 0, not 0).
+    ra, rb = xp.raw(a), xp.raw(b)
+    d_base = xp.where((rb == 0.0) & ((ra == 0.0) | (ra != ra)), 0.0, b * xp.pow(a, b - 1.0))
+    d_exp = xp.where((ra == 0.0) & (rb >= 0.0), 0.0, out * xp.log(a))
     return d_base, d_exp
 
 
