@@ -451,7 +451,14 @@ class Value:
         datas = [x.data for x in xs]
         # fsum is correctly rounded, so the result does not depend on the term order
         # or on the Python version (builtin sum changed its algorithm in 3.12).
-        return _node_n(_SUM, xs, datas, _fsum(datas))
+        # It raises where IEEE addition gives inf or nan (ValueError for inf + -inf,
+        # OverflowError when a partial sum overflows): then add left to right, as
+        # numpy and PyTorch do.
+        try:
+            total = _fsum(datas)
+        except (ValueError, OverflowError):
+            total = sum(datas, 0.0)
+        return _node_n(_SUM, xs, datas, total)
 
     @staticmethod
     def max(items: Iterable[Any]) -> Value:
