@@ -567,25 +567,37 @@ def _interior_nodes(root: Value) -> list[Value]:
         node = pop()
         seq = node._seq
         b = node._b
+        # Every edge into an interior node is checked, also into one already seen:
+        # a cycle can close on a visited node (even the root), and its back-edge is the
+        # only edge whose parent is not older than its child.
         if b is _MANY:
             for parent in node._a:
-                if parent._a is not None and parent not in seen:
-                    if parent._seq >= seq:
+                if parent._a is not None:
+                    if parent not in seen:
+                        if parent._seq >= seq:
+                            _cycle(parent, node)
+                        see(parent)
+                        push(parent)
+                    elif parent._seq >= seq:
                         _cycle(parent, node)
-                    see(parent)
-                    push(parent)
             continue
         a = node._a
-        if a._a is not None and a not in seen:
-            if a._seq >= seq:
+        if a._a is not None:
+            if a not in seen:
+                if a._seq >= seq:
+                    _cycle(a, node)
+                see(a)
+                push(a)
+            elif a._seq >= seq:
                 _cycle(a, node)
-            see(a)
-            push(a)
-        if b is not None and b._a is not None and b not in seen:
-            if b._seq >= seq:
+        if b is not None and b._a is not None:
+            if b not in seen:
+                if b._seq >= seq:
+                    _cycle(b, node)
+                see(b)
+                push(b)
+            elif b._seq >= seq:
                 _cycle(b, node)
-            see(b)
-            push(b)
     return sorted(seen, key=_by_creation, reverse=True)
 
 
