@@ -1,0 +1,337 @@
+"""Training plots with matplotlib (an optional extra: ``pip install 'chainrule[plot]'``).
+
+Every function returns a ``matplotlib.figure.Figure`` built without ``pyplot``, so no
+global figure state is touched and nothing pops up: Jupyter shows the returned figure,
+and ``fig.savefig("loss.png")`` writes it (the Agg backend, no display needed).
+matplotlib is imported only when a plot is made; without it the error says how to
+install it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from chainrule.engine import Value, no_grad
+
+GREEN = "#1a7f37"
+RED = "#cf222e"
+BLUE = "#0969da"
+ORANGE = "#bc4c00"
+
+
+def _figure(**kwargs: Any):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "chainrule.viz plots need matplotlib: pip install 'chainrule[plot]' "
+            "(or pip install matplotlib)"
+        ) from None
+    return Figure(layout="constrained", **kwargs)
+
+
+# -- loss and accuracy --------------------------------------------------------------------
+
+
+def _series(history: Any) -> dict[str, list[float]]:
+    """The numeric sequences of a History (or mapping) by name."""
+    if isinstance(history, Mapping):
+        items = dict(history)
+    elif hasattr(history, "as_dict") and callable(history.as_dict):
+        items = dict(history.as_dict())
+    elif hasattr(history, "__dict__"):
+        items = {k: v for k, v in vars(history).items() if not k.startswith("_")}
+    else:
+        raise TypeError("plot_history needs a History or a mapping of name -> list of "
+                        f"numbers, got {type(history).__name__}")
+    series = {}
+    for name, values in items.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            continue
+        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                          for v in values):
+            series[str(name)] = [float(v) for v in values]
+    return series
+
+
+def plot_history(history: Any, *, title: str | None = None, log_loss: bool = False):
+    """Loss (left) and accuracy (right) per epoch, training and validation.
+
+    ``history`` is what ``chainrule.nn.fit`` returns, or any mapping of names to lists
+    of numbers: names containing ``loss`` go to the left panel, names containing
+    ``acc`` to the right one (which is left out when there are none). ``log_loss``
+    draws the loss on a log scale.
+
+    Example:
+        >>> fig = plot_history({"loss": [0.7, 0.4, 0.3], "accuracy": [0.5, 0.8, 0.9]})
+        >>> fig.savefig("history.png")  # doctest: +SKIP
+    """
+    series = _series(history)
+    losses = {k: v for k, v in series.items() if "loss" in k.lower()}
+    accs = {k: v for k, v in series.items() if "acc" in k.lower()}
+    if not losses and not accs:
+        raise ValueError("plot_history found no loss or accuracy series in "
+                         f"{sorted(series) or 'the history'}")
+    panels = [p for p in (losses, accs) if p]
+    fig = _figure(figsize=(5.2 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel, what in zip(axes, panels, ("loss" if losses else "accuracy", "accuracy")):
+        for k, (name, values) in enumerate(sorted(panel.items())):
+            epochs = range(1, len(values) + 1)
+            style = "--" if "val" in name.lower() else "-"
+            ax.plot(epochs, values, style, color=(BLUE, ORANGE, GREEN, RED)[k % 4],
+                    label=name, linewidth=1.8, marker="o" if len(values) <= 30 else None,
+                    markersize=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(what)
+        if what == "loss" and log_loss:
+            ax.set_yscale("log")
+        if what == "accuracy":
+            ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# -- decision boundary --------------------------------------------------------------------
+
+
+def _threshold_for(model: Any) -> float:
+    act = getattr(model, "output_activation", None)
+    name = getattr(act, "name", act)
+    return 0.5 if name == "sigmoid" else 0.0
+
+
+def predict_grid(model: Any, points: np.ndarray) -> np.ndarray:
+    """Model outputs for each row of ``points`` (n x 2), without recording a graph.
+
+    Returns an (n,) array for a one-output model, else (n, K).
+    """
+    rows = []
+    with no_grad():
+        for p in points:
+            out = model(p.tolist())
+            if isinstance(out, (list, tuple)):
+                rows.append([float(v.data if isinstance(v, Value) else v) for v in out])
+            else:
+                rows.append(float(out.data if isinstance(out, Value) else out))
+    return np.asarray(rows, dtype=float)
+
+
+def plot_decision_boundary(
+    model: Any,
+    X: Any,  # noqa: N803 - the usual name of a data matrix
+    y: Any,
+    *,
+    resolution: int = 80,
+    threshold: float | None = None,
+    predict: Callable[[np.ndarray], Any] | None = None,
+    title: str | None = None,
+    margin: float = 0.5,
+):
+    """The regions a 2-D classifier assigns to each class, with the data points on top.
+
+    The model is evaluated on a ``resolution x resolution`` grid (under ``no_grad``).
+    A one-output model is a binary classifier: class 1 where the output is above
+    ``threshold`` (default 0.5 for a sigmoid output layer, else 0); its scores are
+    shaded and the boundary drawn as a line. A K-output model predicts the argmax.
+    ``predict`` may replace the per-point loop: it takes an (n, 2) array and returns
+    the (n,) or (n, K) outputs.
+
+    Example:
+        >>> fig = plot_decision_boundary(model, X, y)  # doctest: +SKIP
+    """
+    X = np.asarray(X, dtype=float)  # noqa: N806
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary needs X of shape (n, 2), got {X.shape}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or not \
+            5 <= resolution <= 1000:
+        raise ValueError(f"resolution must be an int from 5 to 1000, got {resolution!r}")
+    if len(X) == 0:
+        raise ValueError("plot_decision_boundary needs at least one data point")
+    lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    out = np.asarray(predict(grid) if predict is not None else predict_grid(model, grid),
+                     dtype=float)
+    fig = _figure(figsize=(5.6, 4.6))
+    ax = fig.subplots()
+    classes = np.unique(y)
+    colors = [BLUE, ORANGE, GREEN, RED, "#8250df", "#57606a"]
+    if out.ndim == 1:
+        t = _threshold_for(model) if threshold is None else float(threshold)
+        scores = out.reshape(gx.shape)
+        finite = scores[np.isfinite(scores)]
+        span = float(np.max(np.abs(finite - t))) if finite.size else 1.0
+        span = span if span > 0 else 1.0
+        ax.contourf(gx, gy, np.clip(scores, t - span, t + span), levels=24, cmap="RdBu_r",
+                    vmin=t - span, vmax=t + span, alpha=0.55)
+        if np.nanmin(scores) < t < np.nanmax(scores):
+            ax.contour(gx, gy, scores, levels=[t], colors="k", linewidths=1.5)
+        colors = ["#0550ae", "#a40e26"]
+    else:
+        labels = out.argmax(axis=1).reshape(gx.shape)
+        k = out.shape[1]
+        from matplotlib.colors import ListedColormap
+        cmap = ListedColormap([colors[i % len(colors)] for i in range(k)])
+        ax.contourf(gx, gy, labels, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.3)
+    for i, c in enumerate(classes):
+        pts = X[y == c]
+        ax.scatter(pts[:, 0], pts[:, 1], s=16, color=colors[i % len(colors)],
+                   edgecolors="white", linewidths=0.5, label=f"class {c}")
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.legend(loc="upper right", frameon=True, fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+# -- gradient magnitudes ---------------------------------------------------------------------
+
+
+def layer_grad_magnitudes(model: Any) -> list[float]:
+    """Mean ``|grad|`` of each layer's parameters (read after ``backward()``).
+
+    ``model`` needs a ``layers`` list of modules with ``parameters()`` (an MLP does).
+    """
+    layers = getattr(model, "layers", None)
+    if not layers:
+        raise TypeError(f"need a model with .layers (an MLP), got {type(model).__name__}")
+    out = []
+    for layer in layers:
+        params = layer.parameters()
+        out.append(sum(abs(p.grad) for p in params) / len(params) if params else 0.0)
+    return out
+
+
+def plot_grad_magnitudes(source: Any, *, title: str | None = None, labels:
+                         Sequence[str] | None = None):
+    """Mean gradient magnitude per layer, on a log scale: vanishing gradients at a glance.
+
+    ``source`` is a model with ``.layers`` (its current gradients, one bar per layer), a
+    list of per-layer numbers (bars), or a list of such lists, one per training step
+    or epoch (one line per layer over time).
+
+    Example:
+        >>> fig = plot_grad_magnitudes([1e-1, 3e-3, 2e-5])
+        >>> fig.savefig("grads.png")  # doctest: +SKIP
+    """
+    if hasattr(source, "layers"):
+        data: Any = layer_grad_magnitudes(source)
+    else:
+        data = source
+    arr = np.asarray(data, dtype=float)
+    if arr.ndim not in (1, 2) or arr.size == 0:
+        raise ValueError("plot_grad_magnitudes needs a model, a list of per-layer numbers "
+                         f"or a list of such lists, got an array of shape {arr.shape}")
+    n_layers = arr.shape[-1]
+    names = list(labels) if labels is not None else [f"layer {i + 1}" for i in range(n_layers)]
+    if len(names) != n_layers:
+        raise ValueError(f"labels has {len(names)} names for {n_layers} layers")
+    fig = _figure(figsize=(5.6, 3.6))
+    ax = fig.subplots()
+    tiny = 1e-300  # log scale: a zero gradient shows at the bottom, not as an error
+    if arr.ndim == 1:
+        ax.bar(names, np.maximum(np.abs(arr), tiny), color=BLUE)
+        ax.set_ylabel("mean |grad| of parameters")
+        for i, v in enumerate(arr):
+            ax.annotate(f"{v:.2g}", (i, max(abs(v), tiny)), ha="center", va="bottom",
+                        fontsize=8)
+    else:
+        for i in range(n_layers):
+            ax.plot(range(1, arr.shape[0] + 1), np.maximum(np.abs(arr[:, i]), tiny),
+                    label=names[i], linewidth=1.6)
+        ax.set_xlabel("step")
+        ax.set_ylabel("mean |grad| of parameters")
+        ax.legend(frameon=False, fontsize=8)
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, which="both", axis="y")
+    ax.set_title(title or "gradient magnitude per layer")
+    return fig
+
+
+# -- an activation and its derivative ------------------------------------------------------
+
+_ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "linear": lambda v: v * 1.0,
+    "relu": Value.relu,
+    "leaky_relu": Value.leaky_relu,
+    "elu": Value.elu,
+    "sigmoid": Value.sigmoid,
+    "tanh": Value.tanh,
+    "softplus": Value.softplus,
+    "swish": Value.swish,
+    "sin": Value.sin,
+    "exp": Value.exp,
+    "abs": Value.__abs__,
+}
+
+
+def activation_curve(fn: str | Callable[[Value], Value], xs: Sequence[float]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Values and derivatives of an activation at ``xs``, computed with the engine."""
+    f = _ACTIVATIONS.get(fn) if isinstance(fn, str) else fn
+    if f is None:
+        raise ValueError(f"unknown activation {fn!r}; choose from {', '.join(_ACTIVATIONS)} "
+                         "or pass a function of a Value")
+    if not callable(f):
+        raise TypeError(f"activation must be a name or a function, got {type(fn).__name__}")
+    values, slopes = [], []
+    for x0 in xs:
+        x = Value(float(x0))
+        out = f(x)
+        if not isinstance(out, Value):
+            raise TypeError(f"the activation returned {type(out).__name__}, not a Value")
+        out.backward()
+        values.append(out.data)
+        slopes.append(x.grad)
+    return np.asarray(values), np.asarray(slopes)
+
+
+def plot_activation(fn: str | Callable[[Value], Value], *, xmin: float = -5.0,
+                    xmax: float = 5.0, points: int = 401, title: str | None = None):
+    """An activation function (left) beside its derivative (right), both from the engine.
+
+    ``fn`` is a name (``relu``, ``tanh``, ``sigmoid``, ``leaky_relu``, ``elu``,
+    ``softplus``, ``swish`` ...) or any function of one Value. The derivative is what
+    ``backward()`` computes at each point, so a kink shows the engine's convention
+    (relu'(0) = 0).
+
+    Example:
+        >>> fig = plot_activation("sigmoid")
+        >>> fig.savefig("sigmoid.png")  # doctest: +SKIP
+    """
+    if not (isinstance(xmin, (int, float)) and isinstance(xmax, (int, float))
+            and math.isfinite(xmin) and math.isfinite(xmax) and xmin < xmax):
+        raise ValueError(f"need finite xmin < xmax, got xmin={xmin!r}, xmax={xmax!r}")
+    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 100_000:
+        raise ValueError(f"points must be an int from 2 to 100000, got {points!r}")
+    xs = np.linspace(xmin, xmax, points)
+    values, slopes = activation_curve(fn, xs)
+    name = fn if isinstance(fn, str) else getattr(fn, "__name__", "f")
+    fig = _figure(figsize=(9.0, 3.4))
+    left, right = fig.subplots(1, 2)
+    left.plot(xs, values, color=GREEN, linewidth=2)
+    left.set_title(f"{name}(x)")
+    right.plot(xs, slopes, color=RED, linewidth=2)
+    right.set_title(f"d {name}(x) / dx")
+    for ax in (left, right):
+        ax.axhline(0, color="#8c959f", linewidth=0.8)
+        ax.axvline(0, color="#8c959f", linewidth=0.8)
+        ax.set_xlabel("x")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,434 @@
+"""The backward pass, one step at a time: as data, as a table, as pictures.
+
+:func:`backward_steps` replays what ``root.backward()`` does, in the engine's own order
+(:func:`chainrule.engine.backward_order`), on a private dictionary of gradients: the
+user's graph is never touched. Each :class:`BackwardStep` records the node being
+processed, the gradient arriving at it (*upstream*), the op's local derivative for
+each input, the contribution added (local x upstream), and each input's gradient
+before and after. The float operations are the engine's, in the engine's order, so
+the final numbers equal what ``backward()`` leaves in ``.grad`` (starting from zero).
+
+:func:`draw_step` draws one frame (the active op and its input edges highlighted,
+gradients not reached yet shown as ``?``), :func:`steps_table` prints the steps, and
+:func:`export_steps_html` writes one self-contained HTML file (inline SVG frames and a
+slider) that a student can open in any browser without Jupyter;
+:func:`export_step_frames` writes numbered SVG files instead.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from chainrule.engine import Value, backward_order
+
+from ._io import atomic_write, format_number
+from .graph import (
+    DEFAULT_TIMEOUT,
+    GREEN,
+    HIGHLIGHT,
+    RED,
+    ChainruleDigraph,
+    Style,
+    build_dot,
+    check_max_nodes,
+    check_root,
+    check_style_args,
+    op_text,
+    run_dot,
+    topological_nodes,
+)
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """One step of backward: ``node`` passes its gradient to each of its inputs.
+
+    ``parents``, ``local``, ``contributions``, ``before`` and ``after`` are parallel
+    tuples, one entry per input of the op (an input used twice, as in ``x * x``,
+    appears twice, and its second ``before`` is its first ``after``).
+    """
+
+    index: int
+    node: Value
+    upstream: float
+    parents: tuple[Value, ...]
+    local: tuple[float, ...]
+    contributions: tuple[float, ...]
+    before: tuple[float, ...]
+    after: tuple[float, ...]
+
+    def describe(self, precision: int = 4) -> str:
+        """One line per input: ``x.grad: 0 + 1 * -4 = -4``."""
+        fmt = _fmt(precision)
+        lines = [f"step {self.index + 1}: {node_name(self.node)} "
+                 f"[{op_text(self.node, precision)}] upstream grad {fmt(self.upstream)}"]
+        for parent, d, c, b, a in zip(self.parents, self.local, self.contributions,
+                                      self.before, self.after):
+            lines.append(f"  {node_name(parent)}.grad: {fmt(b)} + {fmt(d)} * "
+                         f"{fmt(self.upstream)} = {fmt(a)}  (contribution {fmt(c)})")
+        return "\n".join(lines)
+
+
+def _fmt(precision: int):
+    return lambda x: format_number(x, precision)
+
+
+def node_name(node: Value) -> str:
+    """A node's label, or its op name in brackets, or ``const`` for an unlabelled leaf."""
+    if node.label:
+        return node.label
+    return f"({node.op})" if node.op else "const"
+
+
+def formula(node: Value, precision: int = 4) -> str:
+    """How ``node`` was computed, in the names of its inputs: ``q * z``, ``tanh(n)``."""
+    names = [node_name(p) for p in node.parents]
+    rule = node.rule
+    if rule is None or not names:
+        return node_name(node)
+    if node.op == "powc":
+        return f"{names[0]} ** {format_number(node.arg, precision)}"
+    if node.op == "rpow":
+        return f"{format_number(node.arg, precision)} ** {names[0]}"
+    if node.op == "neg":
+        return f"-{names[0]}"
+    if rule.arity == 2 and not rule.symbol.isalpha():
+        return f"{names[0]} {rule.symbol} {names[1]}"
+    if len(names) > 4:
+        names = [*names[:3], "...", names[-1]]
+    return f"{op_text(node, precision)}({', '.join(names)})"
+
+
+def _check_seed(grad: object) -> float:
+    if isinstance(grad, bool) or not isinstance(grad, (int, float)):
+        raise TypeError(f"grad must be a real number, got {type(grad).__name__}")
+    seed = float(grad)
+    if not math.isfinite(seed):
+        raise ValueError(f"grad must be finite, got {seed!r}")
+    return seed
+
+
+def simulate_backward(root: Value, grad: float = 1.0) -> tuple[list[BackwardStep],
+                                                                 dict[Value, float]]:
+    """The steps of ``root.backward(grad)`` and the final gradient of every node.
+
+    Gradients start at zero (leaves included), so the result is what one backward call
+    adds; nothing in the graph changes.
+    """
+    check_root(root, "backward_steps")
+    seed = _check_seed(grad)
+    grads: dict[Value, float] = {root: seed}
+    steps: list[BackwardStep] = []
+    for i, node in enumerate(backward_order(root)):
+        g = grads.get(node, 0.0)
+        parents = node.parents
+        local = node.local_grads
+        contributions, before, after = [], [], []
+        for parent, d in zip(parents, local):
+            old = grads.get(parent, 0.0)
+            c = d * g
+            # The same float operations as Value.backward: grad += d * g.
+            new = old + c
+            grads[parent] = new
+            contributions.append(c)
+            before.append(old)
+            after.append(new)
+        steps.append(BackwardStep(i, node, g, parents, tuple(local), tuple(contributions),
+                                  tuple(before), tuple(after)))
+    return steps, grads
+
+
+def backward_steps(root: Value, grad: float = 1.0) -> list[BackwardStep]:
+    """The backward pass of ``root`` as a list of :class:`BackwardStep`, in backward's order.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x, y, z = Value(-2.0, label="x"), Value(5.0, label="y"), Value(-4.0, label="z")
+        >>> q = x + y
+        >>> q.label = "q"
+        >>> steps = backward_steps(q * z)
+        >>> [(s.upstream, s.local, s.after) for s in steps]
+        [(1.0, (-4.0, 3.0), (-4.0, 3.0)), (-4.0, (1.0, 1.0), (-4.0, -4.0))]
+    """
+    return simulate_backward(root, grad)[0]
+
+
+def steps_table(steps: list[BackwardStep], precision: int = 4) -> str:
+    """The steps as a plain-text table: one row per (node, input) pair.
+
+    Columns: step, node, op, upstream gradient, input, local derivative, contribution,
+    the input's gradient before and after.
+    """
+    fmt = _fmt(precision)
+    header = ("step", "node", "op", "upstream", "input", "local", "contribution",
+              "grad before", "grad after")
+    rows = [header]
+    for s in steps:
+        for k, parent in enumerate(s.parents):
+            first = k == 0
+            rows.append((
+                str(s.index + 1) if first else "",
+                node_name(s.node) if first else "",
+                op_text(s.node, precision) if first else "",
+                fmt(s.upstream) if first else "",
+                node_name(parent), fmt(s.local[k]), fmt(s.contributions[k]),
+                fmt(s.before[k]), fmt(s.after[k]),
+            ))
+    widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _frame_style(steps: list[BackwardStep], upto: int, seed: float, root: Value,
+                 rankdir: str, edge_labels: bool, precision: int, title: str | None,
+                 timeout: float | None) -> Style:
+    """The look of the frame after ``upto`` steps (0 = only the seed is known)."""
+    known: dict[Value, float] = {root: seed}
+    for s in steps[:upto]:
+        for parent, a in zip(s.parents, s.after):
+            known[parent] = a
+    style = Style(rankdir=rankdir, show_grad=True, edge_labels=edge_labels,
+                  precision=precision, title=title, timeout=timeout,
+                  grad_of=known.get)
+    if upto == 0:
+        style.pen = {root: HIGHLIGHT}
+        style.fill = {root: "#fff8c5"}
+        return style
+    step = steps[upto - 1]
+    style.active_ops = {step.node}
+    style.active_edges = {(step.node, k) for k in range(len(step.parents))}
+    style.pen = {step.node: HIGHLIGHT, **{p: HIGHLIGHT for p in step.parents}}
+    style.fill = {p: "#fff8c5" for p in step.parents}
+    fmt = _fmt(precision)
+    # An updated input shows "before -> after" so the addition is visible.
+    firsts: dict[Value, float] = {}
+    for parent, b in zip(step.parents, step.before):
+        firsts.setdefault(parent, b)
+    style.grad_text = {p: f"grad {fmt(firsts[p])} → {fmt(known[p])}" for p in firsts}
+    return style
+
+
+def caption(steps: list[BackwardStep], upto: int, root: Value, seed: float,
+            precision: int = 4) -> str:
+    """A sentence saying what frame ``upto`` shows."""
+    fmt = _fmt(precision)
+    if upto == 0:
+        return (f"Start: the gradient of {node_name(root)} with respect to itself is "
+                f"{fmt(seed)}.")
+    s = steps[upto - 1]
+    parts = [f"{node_name(p)} gets {fmt(d)} × {fmt(s.upstream)} = {fmt(c)}"
+             f" (grad {fmt(b)} → {fmt(a)})"
+             for p, d, c, b, a in zip(s.parents, s.local, s.contributions, s.before, s.after)]
+    return (f"Step {upto} of {len(steps)}: {node_name(s.node)} = "
+            f"{formula(s.node, precision)} passes back its gradient {fmt(s.upstream)}: "
+            + "; ".join(parts) + ".")
+
+
+def draw_step(
+    root: Value,
+    step: int,
+    *,
+    grad: float = 1.0,
+    rankdir: str = "LR",
+    edge_labels: bool = True,
+    precision: int = 4,
+    max_nodes: int | None = 200,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> ChainruleDigraph:
+    """Frame ``step`` of the backward pass of ``root`` as a drawing.
+
+    Frame 0 shows only the seed gradient at ``root``; frame ``k`` shows the graph after
+    ``k`` steps, with the active op and its input edges highlighted, each updated input
+    showing ``grad before → after``, and gradients not reached yet as ``grad ?``.
+    There are ``len(backward_steps(root)) + 1`` frames.
+    """
+    check_root(root, "draw_step")
+    limit = check_max_nodes(max_nodes)
+    check_style_args(rankdir, precision, timeout)
+    order = topological_nodes(root, limit)
+    steps, _ = simulate_backward(root, grad)
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= len(steps):
+        raise ValueError(f"step must be an int from 0 to {len(steps)}, got {step!r}")
+    title = caption(steps, step, root, float(grad), precision)
+    style = _frame_style(steps, step, float(grad), root, rankdir, edge_labels, precision,
+                         title, timeout)
+    return build_dot(order, style)
+
+
+def _frames_svg(root: Value, grad: float, rankdir: str, edge_labels: bool, precision: int,
+                max_nodes: int | None, timeout: float | None) -> tuple[list[str], list[str]]:
+    check_root(root, "export_steps_html")
+    limit = check_max_nodes(max_nodes)
+    check_style_args(rankdir, precision, timeout)
+    order = topological_nodes(root, limit)
+    steps, _ = simulate_backward(root, grad)
+    svgs, captions = [], []
+    for k in range(len(steps) + 1):
+        cap = caption(steps, k, root, float(grad), precision)
+        style = _frame_style(steps, k, float(grad), root, rankdir, edge_labels, precision,
+                             None, timeout)
+        svg = run_dot(build_dot(order, style).source, "svg", timeout=timeout).decode("utf-8")
+        # Drop the XML prologue so the SVG can sit inside HTML.
+        svgs.append(svg[svg.index("<svg"):])
+        captions.append(cap)
+    return svgs, captions
+
+
+def export_step_frames(
+    root: Value,
+    directory: str | os.PathLike,
+    *,
+    grad: float = 1.0,
+    rankdir: str = "LR",
+    edge_labels: bool = True,
+    precision: int = 4,
+    max_nodes: int | None = 200,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> list[Path]:
+    """Write the frames as ``step_000.svg``, ``step_001.svg``, ... into ``directory``.
+
+    Frame 0 is the seed, frame k the graph after k steps. Returns the paths. The folder
+    is created if needed.
+    """
+    svgs, captions = _frames_svg(root, grad, rankdir, edge_labels, precision, max_nodes,
+                                 timeout)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    width = max(3, len(str(len(svgs))))
+    paths = []
+    for k, (svg, cap) in enumerate(zip(svgs, captions)):
+        # The caption goes into a comment so each file stands alone ("--" may not
+        # appear inside an XML comment).
+        note = html.escape(cap).replace("--", "- -")
+        text = f'<?xml version="1.0" encoding="UTF-8"?>\n<!-- {note} -->\n{svg}'
+        paths.append(atomic_write(folder / f"step_{k:0{width}d}.svg", text))
+    return paths
+
+
+_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #24292f; }}
+h1 {{ font-size: 1.3em; }}
+.controls {{ display: flex; gap: 0.6em; align-items: center; margin: 0.8em 0; }}
+input[type=range] {{ width: 22em; }}
+.caption {{ min-height: 3em; font-size: 1.05em; }}
+.frame {{ display: none; overflow: auto; }}
+.frame.on {{ display: block; }}
+.legend span {{ margin-right: 1.2em; }}
+table {{ border-collapse: collapse; margin-top: 1.5em; font-size: 0.9em; }}
+td, th {{ border: 1px solid #d0d7de; padding: 0.2em 0.6em; text-align: right; }}
+th {{ background: #f6f8fa; }}
+tr.on td {{ background: #fff8c5; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p class="legend"><span style="color:{green}"><b>value</b> (forward)</span>
+<span style="color:{red}"><b>grad</b> (backward)</span>
+<span style="color:{amber}"><b>active</b> op and edges</span></p>
+<div class="controls">
+<button id="prev" type="button">&#9664; back</button>
+<input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
+<button id="next" type="button">next &#9654;</button>
+<span id="counter"></span>
+</div>
+<p class="caption" id="caption"></p>
+{frames}
+<table>
+<tr><th>step</th><th>node</th><th>op</th><th>upstream</th><th>input</th><th>local</th>
+<th>contribution</th><th>grad before</th><th>grad after</th></tr>
+{rows}
+</table>
+<script>
+const captions = {captions};
+const slider = document.getElementById("slider");
+function show(k) {{
+  k = Math.max(0, Math.min({last}, k));
+  slider.value = k;
+  document.querySelectorAll(".frame").forEach((f, i) => f.classList.toggle("on", i === k));
+  document.querySelectorAll("tr[data-step]").forEach(
+    r => r.classList.toggle("on", Number(r.dataset.step) === k));
+  document.getElementById("caption").textContent = captions[k];
+  document.getElementById("counter").textContent = "frame " + k + " of {last}";
+}}
+slider.addEventListener("input", () => show(Number(slider.value)));
+document.getElementById("prev").addEventListener("click", () => show(Number(slider.value) - 1));
+document.getElementById("next").addEventListener("click", () => show(Number(slider.value) + 1));
+document.addEventListener("keydown", e => {{
+  if (e.key === "ArrowRight") show(Number(slider.value) + 1);
+  if (e.key === "ArrowLeft") show(Number(slider.value) - 1);
+}});
+show(0);
+</script>
+</body>
+</html>
+"""
+
+
+def export_steps_html(
+    root: Value,
+    path: str | os.PathLike,
+    *,
+    grad: float = 1.0,
+    title: str = "Backward pass, step by step",
+    rankdir: str = "LR",
+    edge_labels: bool = True,
+    precision: int = 4,
+    max_nodes: int | None = 200,
+    timeout: float | None = DEFAULT_TIMEOUT,
+) -> Path:
+    """Write the step-through of ``root``'s backward pass as one self-contained HTML file.
+
+    The file holds every frame as inline SVG, a slider (and arrow keys) to move between
+    them, a caption per frame and the table of steps; it loads nothing from the
+    network, so it opens in any browser without Jupyter. Needs Graphviz ``dot``.
+
+    Example:
+        >>> export_steps_html(f, "steps.html")  # doctest: +SKIP
+    """
+    svgs, captions = _frames_svg(root, grad, rankdir, edge_labels, precision, max_nodes,
+                                 timeout)
+    steps, _ = simulate_backward(root, grad)
+    fmt = _fmt(precision)
+    rows = []
+    for s in steps:
+        for k, parent in enumerate(s.parents):
+            first = k == 0
+            cells = [str(s.index + 1) if first else "",
+                     node_name(s.node) if first else "",
+                     op_text(s.node, precision) if first else "",
+                     fmt(s.upstream) if first else "",
+                     node_name(parent), fmt(s.local[k]), fmt(s.contributions[k]),
+                     fmt(s.before[k]), fmt(s.after[k])]
+            tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            rows.append(f'<tr data-step="{s.index + 1}">{tds}</tr>')
+    frames = "\n".join(f'<div class="frame" id="frame{k}">{svg}</div>'
+                       for k, svg in enumerate(svgs))
+    # json.dumps escapes quotes; every "<" becomes \u003c so no caption can close the
+    # script element or open an HTML comment inside it.
+    captions_js = json.dumps(captions).replace("<", "\\u003c")
+    page = _HTML.format(title=html.escape(title), green=GREEN, red=RED, amber=HIGHLIGHT,
+                        last=len(svgs) - 1, frames=frames, rows="\n".join(rows),
+                        captions=captions_js)
+    return atomic_write(path, page)
+
+
+__all__ = [
+    "BackwardStep",
+    "backward_steps",
+    "draw_step",
+    "export_step_frames",
+    "export_steps_html",
+    "simulate_backward",
+    "steps_table",
+]
