@@ -402,7 +402,10 @@ class ChainruleDigraph(graphviz.Digraph):
         self.timeout = timeout
 
     def _copy_kwargs(self, **kwargs: Any) -> dict:
-        return super()._copy_kwargs(timeout=self.timeout, **kwargs)
+        # graphviz's Dot._copy_kwargs does not pass extra keywords on: add ours after.
+        copied = super()._copy_kwargs(**kwargs)
+        copied["timeout"] = self.timeout
+        return copied
 
     def _command_args(self, renderer: str | None, formatter: str | None,
                       neato_no_op: bool | int | None) -> tuple[str, list[str]]:

@@ -13,6 +13,9 @@ from chainrule.engine import Value
 from ._io import format_number
 from .graph import check_root, consumers, op_text, topological_nodes
 
+MAX_INDENT = 40
+"""Levels of indentation before deeper lines restart at the margin."""
+
 
 def _line(node: Value, show_grad: bool, precision: int) -> str:
     name = node.label or ("" if node.parents else "const")
@@ -57,13 +60,13 @@ def graph_text(root: Value, *, show_grad: bool = True, precision: int = 4,
     shared = {node for node, used_by in users.items() if len(used_by) > 1}
     tags: dict[Value, int] = {}
     lines: list[str] = []
-    # (node, prefix of its line, prefix of its children's lines)
-    stack: list[tuple[Value, str, str]] = [(root, "", "")]
+    # (node, prefix of its line, prefix of its children's lines, depth)
+    stack: list[tuple[Value, str, str, int]] = [(root, "", "", 0)]
     while stack:
         if max_lines is not None and len(lines) >= max_lines:
             lines.append(f"... (cut at max_lines={max_lines})")
             break
-        node, prefix, child_prefix = stack.pop()
+        node, prefix, child_prefix, depth = stack.pop()
         if node in tags:
             name = node.label or op_text(node, precision) or "const"
             lines.append(f"{prefix}{name} (see #{tags[node]})")
@@ -74,8 +77,13 @@ def graph_text(root: Value, *, show_grad: bool = True, precision: int = 4,
             text += f"  #{tags[node]}"
         lines.append(prefix + text)
         parents = node.parents
+        base, marker = child_prefix, ""
+        if len(base) >= 4 * MAX_INDENT:
+            # Deep levels restart at the margin, marked with their depth: indenting a
+            # 20,000-node chain all the way would make the text quadratic in size.
+            base, marker = "", f"[depth {depth + 1}] "
         for k in range(len(parents) - 1, -1, -1):
             last = k == len(parents) - 1
-            stack.append((parents[k], child_prefix + ("└── " if last else "├── "),
-                          child_prefix + ("    " if last else "│   ")))
+            stack.append((parents[k], marker + base + ("└── " if last else "├── "),
+                          base + ("    " if last else "│   "), depth + 1))
     return "\n".join(lines)
