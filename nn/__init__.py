@@ -1,0 +1,127 @@
+"""chainrule.nn: neural networks on the scalar engine.
+
+Modules (:class:`Neuron`, :class:`Layer`, :class:`MLP`, :class:`Dropout`,
+:class:`Maxout`, :class:`Sequential`), losses and penalties, optimizers with PyTorch's
+update rules, learning-rate schedules, toy data sets, a CSV loader, a training loop
+(:func:`fit`) and JSON persistence (``Module.save`` / :func:`load`).
+
+Example:
+    >>> from chainrule.nn import MLP, fit, make_moons
+    >>> X, y = make_moons(100, noise=0.1, seed=0)
+    >>> model = MLP(2, [16, 16, 1], seed=0)
+    >>> history = fit(model, X, y, epochs=2, progress=False)
+    >>> history.epochs
+    2
+"""
+
+from chainrule.engine import Value
+
+from .data import (
+    Batches,
+    Split,
+    Standardizer,
+    load_csv,
+    make_circles,
+    make_gaussians,
+    make_moons,
+    make_regression,
+    make_spiral,
+    make_xor,
+    train_val_test_split,
+)
+from .losses import (
+    accuracy,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    elastic_net_penalty,
+    hinge_loss,
+    l1_penalty,
+    l2_penalty,
+    log_softmax,
+    mae_loss,
+    mse_loss,
+    softmax,
+)
+from .module import (
+    ACTIVATIONS,
+    INITS,
+    MLP,
+    Activation,
+    Dropout,
+    Layer,
+    Maxout,
+    Module,
+    Neuron,
+    Sequential,
+)
+from .optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    CosineAnnealingLR,
+    LinearLR,
+    LRScheduler,
+    Optimizer,
+    RMSprop,
+    StepLR,
+    clip_grad_norm,
+)
+from .persistence import ModelFormatError, load, save
+from .training import History, evaluate, fit, predict
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "MLP",
+    "SGD",
+    "Activation",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Batches",
+    "CosineAnnealingLR",
+    "Dropout",
+    "History",
+    "LRScheduler",
+    "Layer",
+    "LinearLR",
+    "Maxout",
+    "ModelFormatError",
+    "Module",
+    "Neuron",
+    "Optimizer",
+    "RMSprop",
+    "Sequential",
+    "Split",
+    "Standardizer",
+    "StepLR",
+    "Value",
+    "accuracy",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "clip_grad_norm",
+    "cross_entropy",
+    "elastic_net_penalty",
+    "evaluate",
+    "fit",
+    "hinge_loss",
+    "l1_penalty",
+    "l2_penalty",
+    "load",
+    "load_csv",
+    "log_softmax",
+    "mae_loss",
+    "make_circles",
+    "make_gaussians",
+    "make_moons",
+    "make_regression",
+    "make_spiral",
+    "make_xor",
+    "mse_loss",
+    "predict",
+    "save",
+    "softmax",
+    "train_val_test_split",
+]

@@ -1,0 +1,557 @@
+"""``fit``: a training loop with the practice chapter's knobs, and ``History``.
+
+One call covers what a course's "experiment design" lists: a loss, an optimizer
+(Adam by default), epochs, batch size, validation data, early stopping with patience
+(restoring the best weights), L1/L2 penalties, a learning-rate schedule, gradient
+clipping and a progress bar. It infers the task from ``y`` and the model's output width:
+
+======================================  ==============  ======================================
+labels and outputs                      task            default loss
+======================================  ==============  ======================================
+integer labels in {0, 1} (or {-1, 1}),  ``binary``      ``binary_cross_entropy_with_logits``
+1 output                                                (``binary_cross_entropy`` when the
+                                                        model's output activation is sigmoid)
+integer labels in [0, K), K outputs     ``multiclass``  ``cross_entropy``
+anything else (float targets)           ``regression``  ``mse_loss``
+======================================  ==============  ======================================
+
+Safety: gradients are zeroed before every batch (and left zero at the end); a loss that
+becomes nan or inf stops training with a ``FloatingPointError`` naming the epoch and
+step, before the optimizer touches the parameters, so they keep their last finite
+values.
+
+The per-batch work (forward, loss, backward) is one function,
+:func:`scalar_loss_and_grad`; :func:`loss_and_grad_for` picks it, which is the place to
+plug in a batched replay for models whose ``traceable`` property is True.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from chainrule.engine import Value, no_grad
+
+from . import losses as _losses
+from .data import Batches, train_val_test_split
+from .module import Module
+from .optim import Adam, LRScheduler, Optimizer, clip_grad_norm
+
+__all__ = ["History", "evaluate", "fit", "loss_and_grad_for", "predict", "scalar_loss_and_grad"]
+
+_LOSSES: dict[str, Callable[..., Value]] = {
+    "mse": _losses.mse_loss,
+    "mae": _losses.mae_loss,
+    "bce": _losses.binary_cross_entropy,
+    "binary_cross_entropy": _losses.binary_cross_entropy,
+    "bce_with_logits": _losses.binary_cross_entropy_with_logits,
+    "binary_cross_entropy_with_logits": _losses.binary_cross_entropy_with_logits,
+    "hinge": _losses.hinge_loss,
+    "cross_entropy": _losses.cross_entropy,
+}
+_TASKS = ("binary", "multiclass", "regression")
+
+
+@dataclass
+class History:
+    """What ``fit`` measured, one entry per epoch.
+
+    ``loss`` and ``accuracy`` are running averages over the epoch's batches (as Keras
+    reports them: the weights change during the epoch); ``val_loss`` and
+    ``val_accuracy`` are computed at the end of each epoch. Accuracy lists stay empty for
+    regression, validation lists without validation data. ``best_epoch`` (1-based) is
+    the epoch with the lowest validation loss, ``stopped_early`` tells whether patience
+    ran out.
+    """
+
+    task: str
+    loss_name: str
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        """How many epochs ran."""
+        return len(self.loss)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The history as plain lists and numbers (for JSON or pandas)."""
+        return {"task": self.task, "loss_name": self.loss_name, "loss": self.loss,
+                "accuracy": self.accuracy, "val_loss": self.val_loss,
+                "val_accuracy": self.val_accuracy, "lr": self.lr,
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
+
+    def __repr__(self) -> str:
+        if not self.loss:
+            return f"History({self.task}, {self.loss_name}, no epochs)"
+        parts = [f"{self.epochs} epochs", f"loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"]
+        if self.accuracy:
+            parts.append(f"accuracy {self.accuracy[-1]:.3f}")
+        if self.val_loss:
+            parts.append(f"val_loss {self.val_loss[-1]:.4g}")
+        if self.val_accuracy:
+            parts.append(f"val_accuracy {self.val_accuracy[-1]:.3f}")
+        if self.stopped_early:
+            parts.append(f"stopped early, best epoch {self.best_epoch}")
+        return f"History({self.task}, {self.loss_name}: {', '.join(parts)})"
+
+
+# -- the task: what the loss sees and how accuracy is counted -------------------------------------
+
+@dataclass
+class _Task:
+    kind: str
+    loss_fn: Callable[..., Value]
+    loss_name: str
+    width: int
+    encoding: str  # "pm1" (hinge), "01" (BCE), "index" (cross_entropy), "raw"
+    threshold: float = 0.0
+
+    def targets(self, y: np.ndarray) -> list[Any]:
+        """The batch's labels in the form the loss expects."""
+        if self.encoding == "pm1":
+            return np.where(y == 1, 1.0, -1.0).tolist()
+        if self.encoding == "01":
+            return np.where(y == 1, 1.0, 0.0).tolist()
+        if self.encoding == "index":
+            return y.astype(np.int64).tolist()
+        if y.ndim == 2 and self.width == 1:
+            y = y[:, 0]
+        return y.astype(np.float64).tolist()
+
+    def correct(self, outputs: np.ndarray, y: np.ndarray) -> int:
+        """How many samples the outputs classify correctly."""
+        if self.kind == "binary":
+            return int(np.sum((outputs.reshape(-1) > self.threshold) == (y == 1)))
+        return int(np.sum(np.argmax(outputs, axis=1) == y))
+
+
+def _integral(y: np.ndarray) -> bool:
+    if np.issubdtype(y.dtype, np.integer):
+        return True
+    return np.issubdtype(y.dtype, np.floating) and bool(np.all(np.isfinite(y))) and bool(
+        np.all(y == np.round(y)))
+
+
+def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | None) -> _Task:
+    if task is not None and task not in _TASKS:
+        raise ValueError(f"task must be one of {', '.join(_TASKS)} or None, got {task!r}")
+    labels = set(np.unique(y).tolist()) if y.ndim == 1 and _integral(y) else None
+    if task is None:
+        if labels is not None and width == 1 and (labels <= {0, 1} or labels <= {-1, 1}):
+            task = "binary"
+        elif labels is not None and width > 1 and labels <= set(range(width)):
+            task = "multiclass"
+        elif (width == 1 and y.ndim == 1) or (y.ndim == 2 and y.shape[1] == width):
+            task = "regression"
+        else:
+            raise ValueError(
+                f"fit cannot infer the task: the model has {width} outputs and y has shape "
+                f"{y.shape}{' with labels ' + str(sorted(labels)[:10]) if labels else ''}; "
+                "multi-class labels must be integers in [0, outputs)"
+            )
+    # check the labels fit the task
+    if task == "binary":
+        if width != 1:
+            raise ValueError(f"binary classification needs 1 output, the model has {width}")
+        if labels is None or not (labels <= {0, 1} or labels <= {-1, 1}):
+            raise ValueError(f"binary classification needs labels 0/1 or -1/+1, got "
+                             f"{sorted(labels)[:10] if labels else y.dtype}")
+    elif task == "multiclass":
+        if labels is None or not labels <= set(range(width)):
+            found = sorted(labels)[:10] if labels else y.dtype
+            raise ValueError(f"multi-class labels must be integers in [0, {width}) for a model "
+                             f"with {width} outputs, got {found}")
+    elif (y.ndim == 2 and y.shape[1] != width) or (y.ndim == 1 and width != 1):
+        raise ValueError(f"regression targets of shape {y.shape} do not match the model's "
+                         f"{width} outputs")
+
+    sigmoid_out = getattr(getattr(model, "output_activation", None), "name", None) == "sigmoid"
+    if loss is None:
+        loss = {"binary": "bce" if sigmoid_out else "bce_with_logits",
+                "multiclass": "cross_entropy", "regression": "mse"}[task]
+    if isinstance(loss, str):
+        if loss not in _LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(_LOSSES)} "
+                             "or pass a function")
+        fn = _LOSSES[loss]
+    elif callable(loss):
+        fn = loss
+    else:
+        raise TypeError(f"loss must be a name or a function, got {type(loss).__name__}")
+    name = getattr(fn, "__name__", type(fn).__name__)
+
+    if fn is _losses.hinge_loss:
+        encoding, threshold = "pm1", 0.0
+    elif fn in (_losses.binary_cross_entropy, _losses.binary_cross_entropy_with_logits):
+        encoding = "01"
+        threshold = 0.5 if fn is _losses.binary_cross_entropy else 0.0
+    elif fn is _losses.cross_entropy:
+        encoding, threshold = "index", 0.0
+    else:
+        encoding = "raw"
+        # midway between the two label values the loss is fitted to
+        threshold = 0.5 if task == "binary" and labels <= {0, 1} else 0.0
+    if encoding in ("pm1", "01") and task != "binary":
+        raise ValueError(f"{name} is a binary loss; the task is {task}")
+    if encoding == "index" and task != "multiclass":
+        raise ValueError(f"cross_entropy needs a multi-class task (K outputs, integer "
+                         f"labels); the task is {task}")
+    return _Task(task, fn, name, width, encoding, threshold)
+
+
+# -- the per-batch computation --------------------------------------------------------------------
+
+def _outputs_as_values(out: Any, width: int) -> Any:
+    """A model output as the loss wants it: one Value for width 1, else a list."""
+    if isinstance(out, Value):
+        return out
+    return out[0] if width == 1 else out
+
+
+def _output_data(outs: list[Any]) -> np.ndarray:
+    if not outs:
+        return np.zeros((0, 1))
+    if isinstance(outs[0], Value):
+        return np.array([[o.data] for o in outs])
+    return np.array([[v.data for v in o] for o in outs])
+
+
+def scalar_loss_and_grad(model: Module, loss_fn: Callable[..., Value], inputs: np.ndarray,
+                         targets: list[Any], width: int) -> tuple[float, np.ndarray]:
+    """Forward the batch one sample at a time, average the loss, backpropagate once.
+
+    Returns the batch loss and the outputs (n x width floats, for accuracy). Gradients
+    are *added* to the parameters' ``.grad`` (the caller zeroes them first); when the
+    loss is not finite nothing is backpropagated.
+    """
+    outs = [_outputs_as_values(model(x), width) for x in inputs.tolist()]
+    loss = loss_fn(outs, targets)
+    if math.isfinite(loss.data):
+        loss.backward()
+    return loss.data, _output_data(outs)
+
+
+def loss_and_grad_for(model: Module) -> Callable[..., tuple[float, np.ndarray]]:
+    """The per-batch function ``fit`` uses for ``model``.
+
+    Today always :func:`scalar_loss_and_grad`. A batched replay (one recorded sample,
+    run on the whole batch with numpy) may be returned here for models whose
+    ``traceable`` property is True; it must have the same signature and effect.
+    """
+    return scalar_loss_and_grad
+
+
+# -- public helpers -------------------------------------------------------------------------------
+
+def _features(model: Module, X: Any, name: str = "X") -> np.ndarray:  # noqa: N803
+    try:
+        xs = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a numeric array, got {type(X).__name__} ({e})") from None
+    if xs.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (samples x features), got shape {xs.shape}")
+    if len(xs) == 0:
+        raise ValueError(f"{name} is empty (no samples)")
+    nin = getattr(model, "nin", None)
+    if isinstance(nin, int) and xs.shape[1] != nin:
+        raise ValueError(f"{name} has {xs.shape[1]} features, the model expects {nin} inputs")
+    if not np.isfinite(xs).all():
+        row, col = np.argwhere(~np.isfinite(xs))[0]
+        raise ValueError(f"{name}[{row}, {col}] is {xs[row, col]!r}; inputs must be finite")
+    return xs
+
+
+def _labels(y: Any, n: int, name: str = "y") -> np.ndarray:
+    b = np.asarray(y)
+    if b.dtype == object or not (np.issubdtype(b.dtype, np.integer)
+                                 or np.issubdtype(b.dtype, np.floating)):
+        raise TypeError(f"{name} must be a numeric array, got dtype {b.dtype}")
+    if b.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D (or 2-D for several outputs), got shape {b.shape}")
+    if len(b) != n:
+        raise ValueError(f"X and {name} differ in length ({n} vs {len(b)} samples)")
+    if np.issubdtype(b.dtype, np.floating) and not np.isfinite(b).all():
+        raise ValueError(f"{name} contains nan or inf")
+    return b
+
+
+def _width(model: Module, x0: np.ndarray) -> int:
+    """The number of model outputs, found by one forward pass without a graph."""
+    was_training = model.training
+    try:
+        model.eval()
+        with no_grad():
+            out = model(x0.tolist())
+    finally:
+        model.train(was_training)
+    if isinstance(out, Value):
+        return 1
+    if isinstance(out, (list, tuple)) and out and all(isinstance(v, Value) for v in out):
+        return len(out)
+    raise TypeError(f"the model must return a Value or a list of Values, got "
+                    f"{type(out).__name__}")
+
+
+def predict(model: Module, X: Any) -> np.ndarray:  # noqa: N803
+    """The model's outputs for every row of ``X`` as floats (n, or n x K), no graph built.
+
+    Uses evaluation mode (Dropout off) and restores the previous mode.
+
+    Example:
+        >>> from chainrule.nn import MLP
+        >>> predict(MLP(2, [4, 3], seed=0), [[0.0, 0.0], [1.0, 1.0]]).shape
+        (2, 3)
+    """
+    xs = _features(model, X)
+    was_training = model.training
+    try:
+        model.eval()
+        with no_grad():
+            outs = [model(x) for x in xs.tolist()]
+    finally:
+        model.train(was_training)
+    data = _output_data([o[0] if not isinstance(o, Value) and len(o) == 1 else o for o in outs])
+    return data[:, 0] if data.shape[1] == 1 else data
+
+
+def evaluate(model: Module, X: Any, y: Any, *, loss: Any = None,  # noqa: N803
+             task: str | None = None) -> tuple[float, float | None]:
+    """``(loss, accuracy)`` of the model on ``(X, y)`` at its current weights.
+
+    The loss and task follow the same defaults as :func:`fit`; accuracy is None for
+    regression. No graph is built and the model is evaluated in eval mode.
+
+    Example:
+        >>> from chainrule.nn import MLP, make_moons
+        >>> X, y = make_moons(20)
+        >>> loss, acc = evaluate(MLP(2, [4, 1], seed=0), X, y)
+        >>> 0.0 <= acc <= 1.0
+        True
+    """
+    xs = _features(model, X)
+    b = _labels(y, len(xs))
+    spec = _make_task(model, _width(model, xs[0]), b, loss, task)
+    return _evaluate(model, spec, xs, b)
+
+
+def _evaluate(model: Module, spec: _Task, xs: np.ndarray,
+              b: np.ndarray) -> tuple[float, float | None]:
+    was_training = model.training
+    try:
+        model.eval()
+        with no_grad():
+            outs = [_outputs_as_values(model(x), spec.width) for x in xs.tolist()]
+            value = spec.loss_fn(outs, spec.targets(b)).data
+    finally:
+        model.train(was_training)
+    acc = None if spec.kind == "regression" else spec.correct(_output_data(outs), b) / len(xs)
+    return value, acc
+
+
+# -- fit ------------------------------------------------------------------------------------------
+
+def fit(
+    model: Module,
+    X: Any,  # noqa: N803 - X as in every ML text
+    y: Any,
+    *,
+    loss: Any = None,
+    optimizer: Optimizer | None = None,
+    epochs: int = 20,
+    batch_size: int = 32,
+    validation: Any = None,
+    patience: int | None = None,
+    progress: bool = True,
+    seed: int | None = 0,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    scheduler: LRScheduler | None = None,
+    clip_norm: float | None = None,
+    task: str | None = None,
+    min_delta: float = 0.0,
+    callback: Callable[[int, History], Any] | None = None,
+) -> History:
+    """Train ``model`` on ``(X, y)`` with mini-batches and return a :class:`History`.
+
+    Args:
+        model: a Module taking one row of ``X`` (e.g. an :class:`MLP`).
+        X: (n, nin) inputs. y: n labels or targets (see the task table in the module
+            docstring).
+        loss: a loss function ``loss(outputs, targets)`` or a name (``"mse"``, ``"mae"``,
+            ``"bce"``, ``"bce_with_logits"``, ``"hinge"``, ``"cross_entropy"``); None
+            picks the task's default. Binary labels are given to hinge as -1/+1, to the
+            cross-entropies as 0/1, and to other functions as they are.
+        optimizer: default ``Adam(model.parameters(), lr=0.01)``.
+        epochs: passes over the data (default 20). batch_size: samples per update
+            (default 32; larger than n means full batch).
+        validation: ``(X_val, y_val)``, or a fraction of the data to hold out (seeded).
+        patience: stop after this many epochs without a lower validation loss (by more
+            than ``min_delta``), then restore the weights of the best epoch. None: no
+            early stopping.
+        progress: show a tqdm progress bar over epochs.
+        seed: seeds the shuffling (and a validation fraction's split).
+        l1, l2: strengths of the L1 / L2 penalties on all parameters, added to the loss.
+        scheduler: a learning-rate schedule over ``optimizer``, stepped once per epoch.
+        clip_norm: clip the gradient norm to this value before each step.
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"`` to override inference.
+        callback: called as ``callback(epoch, history)`` after each epoch.
+
+    Raises:
+        FloatingPointError: the loss (or a gradient) became nan or inf; the message
+            names the epoch and step, and the parameters keep their last finite values.
+
+    Example:
+        >>> from chainrule.nn import MLP, make_moons
+        >>> X, y = make_moons(40, seed=0)
+        >>> history = fit(MLP(2, [8, 1], seed=0), X, y, epochs=3, progress=False)
+        >>> history.epochs, len(history.accuracy)
+        (3, 3)
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"fit needs a Module, got {type(model).__name__}")
+    epochs = _positive_int(epochs, "epochs")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+            or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if patience is not None:
+        patience = _positive_int(patience, "patience")
+        if validation is None:
+            raise ValueError("patience (early stopping) needs validation data: pass "
+                             "validation=(X_val, y_val) or a fraction such as 0.2")
+    l1 = _losses._strength(l1, "fit l1")
+    l2 = _losses._strength(l2, "fit l2")
+    if clip_norm is not None and (isinstance(clip_norm, bool) or not isinstance(
+            clip_norm, numbers.Real) or not clip_norm > 0):
+        raise ValueError(f"clip_norm must be a positive number or None, got {clip_norm!r}")
+    if not isinstance(min_delta, numbers.Real) or not min_delta >= 0:
+        raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+
+    xs = _features(model, X)
+    b = _labels(y, len(xs))
+    if isinstance(validation, numbers.Real) and not isinstance(validation, bool):
+        split = train_val_test_split(xs, b, val=float(validation), test=0.0, seed=seed)
+        (xs, b), (xv, bv) = split.train, split.val
+        if len(xv) == 0:
+            raise ValueError(f"validation={validation!r} leaves no validation samples")
+    elif validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation must be (X_val, y_val) or a fraction, got "
+                            f"{type(validation).__name__}")
+        xv = _features(model, validation[0], "X_val")
+        bv = _labels(validation[1], len(xv), "y_val")
+    else:
+        xv = bv = None
+
+    params = model.parameters()
+    if not params:
+        raise ValueError(f"{model!r} has no parameters to train")
+    if optimizer is None:
+        optimizer = Adam(params, lr=0.01)
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    if scheduler is not None and (not isinstance(scheduler, LRScheduler)
+                                  or scheduler.optimizer is not optimizer):
+        raise ValueError("scheduler must be an LRScheduler built on the optimizer fit uses")
+
+    spec = _make_task(model, _width(model, xs[0]), b, loss, task)
+    if bv is not None:
+        _make_task(model, spec.width, bv, spec.loss_fn, spec.kind)  # same checks for y_val
+    history = History(spec.kind, spec.loss_name)
+    batches = Batches(xs, b, int(batch_size), shuffle=True, seed=seed)
+    compute = loss_and_grad_for(model)
+
+    def zero() -> None:
+        for p in params:
+            p.grad = 0.0
+
+    from tqdm.auto import tqdm
+
+    was_training = model.training
+    best_loss, best_weights, waited, step = math.inf, None, 0, 0
+    bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress,
+               leave=True)
+    try:
+        for epoch in bar:
+            model.train()
+            total, correct, seen = 0.0, 0, 0
+            for xb, yb in batches:
+                step += 1
+                zero()
+                value, outputs = compute(model, spec.loss_fn, xb, spec.targets(yb), spec.width)
+                if l1 or l2:
+                    penalty = _losses.elastic_net_penalty(params, l1=l1, l2=l2)
+                    penalty.backward()
+                    value += penalty.data
+                if not math.isfinite(value):
+                    zero()
+                    raise FloatingPointError(
+                        f"fit: the loss became {value!r} at epoch {epoch}, step {step}; "
+                        "training stopped before the update, so the parameters keep their "
+                        "last finite values (lower the learning rate, standardise the "
+                        "inputs, or clip gradients with clip_norm=...)"
+                    )
+                if clip_norm is not None:
+                    clip_grad_norm(params, float(clip_norm))
+                try:
+                    optimizer.step()
+                except FloatingPointError as err:
+                    zero()
+                    raise FloatingPointError(f"fit: epoch {epoch}, step {step}: {err}") from err
+                total += value * len(xb)
+                seen += len(xb)
+                if spec.kind != "regression":
+                    correct += spec.correct(outputs, yb)
+            zero()
+            history.loss.append(total / seen)
+            if spec.kind != "regression":
+                history.accuracy.append(correct / seen)
+            history.lr.append(optimizer.lr)
+            postfix = {"loss": f"{history.loss[-1]:.4f}"}
+            if history.accuracy:
+                postfix["acc"] = f"{history.accuracy[-1]:.3f}"
+            if xv is not None:
+                val_loss, val_acc = _evaluate(model, spec, xv, bv)
+                history.val_loss.append(val_loss)
+                postfix["val_loss"] = f"{val_loss:.4f}"
+                if val_acc is not None:
+                    history.val_accuracy.append(val_acc)
+                    postfix["val_acc"] = f"{val_acc:.3f}"
+                if val_loss < best_loss - min_delta:
+                    best_loss, waited = val_loss, 0
+                    history.best_epoch = epoch
+                    if patience is not None:
+                        best_weights = [p.data for p in params]
+                else:
+                    waited += 1
+            bar.set_postfix(postfix, refresh=False)
+            if scheduler is not None:
+                scheduler.step()
+            if callback is not None:
+                callback(epoch, history)
+            if patience is not None and waited >= patience:
+                history.stopped_early = True
+                break
+    finally:
+        bar.close()
+        model.train(was_training)
+    if best_weights is not None:
+        # in place, so the optimizer (and its state) still holds the model's parameters
+        for p, w in zip(params, best_weights):
+            p.data = w
+    return history
+
+
+def _positive_int(x: Any, name: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x <= 0:
+        raise ValueError(f"{name} must be a positive int, got {x!r}")
+    return int(x)
