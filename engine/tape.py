@@ -754,10 +754,11 @@ class Tape:
         anomaly = bool(get_mode() & ANOMALY)
         n_shared_groups = len(self._shared_groups)
         with np.errstate(all="ignore"):
-            for i in range(len(self._row_groups) - 1, -1, -1):
+            # An empty batch has nothing to propagate (and numpy cannot reshape 0 by -1).
+            for i in range(len(self._row_groups) - 1, -1, -1) if batch else ():
                 self._backward_group(self._row_groups[i], saved[n_shared_groups + i], rows,
                                      grads, grads_shared, work, anomaly)
-            for i in range(n_shared_groups - 1, -1, -1):
+            for i in range(n_shared_groups - 1, -1, -1) if batch else ():
                 self._backward_group(self._shared_groups[i], saved[i], shared, grads_shared,
                                      grads_shared, work, anomaly)
         for p, g in zip(self.params, grads_shared[: len(self.params)].tolist()):
@@ -815,7 +816,7 @@ class Tape:
         if not np.isfinite(seed).all():
             bad = np.argwhere(~np.isfinite(seed))[0]
             raise ValueError(f"Tape.backward: grad_outputs must be finite, got "
-                             f"{seed[tuple(bad)]!r} at {tuple(int(i) for i in bad)}")
+                             f"{float(seed[tuple(bad)])!r} at {tuple(int(i) for i in bad)}")
         return seed
 
     # -- non-finite values ------------------------------------------------------------------------
