@@ -49,14 +49,14 @@ def _output_file(path: str) -> tuple[Path, str]:
     from .graph import format_for
 
     out = Path(path)
+    if out.is_dir():
+        raise CommandError(f"-o {path!r} is a folder; give a file name such as gate.svg",
+                           BAD_INPUT)
     try:
         fmt = format_for(out)
     except ValueError as exc:
         raise CommandError(str(exc), BAD_INPUT) from None
     folder = out.parent
-    if out.is_dir():
-        raise CommandError(f"-o {path!r} is a folder; give a file name such as gate.svg",
-                           BAD_INPUT)
     if not folder.is_dir():
         raise CommandError(f"cannot write {path!r}: folder {str(folder)!r} does not exist",
                            BAD_INPUT)
@@ -236,9 +236,9 @@ def _train_and_plot(folder: Path, *, dataset: str, samples: int, noise: float | 
     start = time.perf_counter()
     history = nn.fit(model, X, y, **fit_kwargs)
     elapsed = time.perf_counter() - start
-    acc = _final_accuracy(history)
-    _say(f"training accuracy {acc:.1%} after {elapsed:.1f} s" if acc is not None
-         else f"trained in {elapsed:.1f} s")
+    final_loss, acc = nn.evaluate(model, X, y)
+    _say(f"trained in {elapsed:.1f} s: loss {final_loss:.4g}"
+         + (f", training accuracy {acc:.1%}" if acc is not None else ""))
     written = []
     written.append(_save_figure(plot_history(history, title=title), folder / "loss.png"))
     written.append(_save_figure(
@@ -266,16 +266,6 @@ def _train_and_plot(folder: Path, *, dataset: str, samples: int, noise: float | 
 def opt_kwargs_lr(opt: Any) -> str:
     lr = getattr(opt, "lr", None)
     return f"{lr:g}" if isinstance(lr, (int, float)) else "default"
-
-
-def _final_accuracy(history: Any) -> float | None:
-    for name in ("accuracy", "train_accuracy", "acc"):
-        values = getattr(history, name, None)
-        if values is None and isinstance(history, dict):
-            values = history.get(name)
-        if values:
-            return float(values[-1])
-    return None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -387,8 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="chainrule-demo", metavar="DIR",
                       help="output folder (default: ./chainrule-demo)")
     demo.add_argument("--epochs", type=_positive_int, default=40, help="default: 40")
-    demo.add_argument("--samples", type=_positive_int, default=100,
-                      help="number of moons points (default: 100)")
+    demo.add_argument("--samples", type=_positive_int, default=200,
+                      help="number of moons points (default: 200)")
     demo.add_argument("--seed", type=_seed, default=0, help="default: 0")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(run=_demo)

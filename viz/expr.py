@@ -238,6 +238,10 @@ class _Builder:
                 raise ExpressionError(f"the exponent {exponent:g} is too large "
                                       f"(limit {MAX_EXPONENT:g})")
         left, right = self._operand(node.left), self._operand(node.right)
+        if op is ast.Pow and isinstance(right, Value) and abs(right.data) > MAX_EXPONENT:
+            # 9 ** 9 ** 9: the exponent is computed, not written; same limit
+            raise ExpressionError(f"the exponent {ast.unparse(node.right)} = {right.data:g} "
+                                  f"is too large (limit {MAX_EXPONENT:g})")
         if not isinstance(left, Value) and not isinstance(right, Value):
             left = Value(left)  # both constants: still one op in the picture
         if op is ast.Add:

@@ -86,13 +86,15 @@ def plot_history(history: Any, *, title: str | None = None, log_loss: bool = Fal
                     label=name, linewidth=1.8, marker="o" if len(values) <= 30 else None,
                     markersize=3)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(what)
+        loss_name = getattr(history, "loss_name", None)
+        ax.set_ylabel(f"loss ({loss_name})" if what == "loss" and isinstance(loss_name, str)
+                      else what)
         if what == "loss" and log_loss:
             ax.set_yscale("log")
         if what == "accuracy":
             ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(frameon=False)
+        ax.legend(frameon=False, loc="best")
     if title:
         fig.suptitle(title)
     return fig
@@ -173,8 +175,13 @@ def plot_decision_boundary(
         finite = scores[np.isfinite(scores)]
         span = float(np.max(np.abs(finite - t))) if finite.size else 1.0
         span = span if span > 0 else 1.0
-        ax.contourf(gx, gy, np.clip(scores, t - span, t + span), levels=24, cmap="RdBu_r",
-                    vmin=t - span, vmax=t + span, alpha=0.55)
+        from matplotlib.colors import LinearSegmentedColormap
+
+        # light tints, so the points stay the darkest thing in the picture
+        cmap = LinearSegmentedColormap.from_list(
+            "chainrule_two_classes", ["#9ec5f4", "#f6f8fa", "#f4a7a7"])
+        ax.contourf(gx, gy, np.clip(scores, t - span, t + span), levels=24, cmap=cmap,
+                    vmin=t - span, vmax=t + span)
         if np.nanmin(scores) < t < np.nanmax(scores):
             ax.contour(gx, gy, scores, levels=[t], colors="k", linewidths=1.5)
         colors = ["#0550ae", "#a40e26"]

@@ -299,20 +299,23 @@ def _group_label(group: list[NeuronView], g: int, level: str, show_grad: bool, f
     layer_name = head.name.split(" · ")[0] if head.name else f"layer {g + 1}"
     title = f"<b>{escape(layer_name)}</b>: {len(group)} {escape(act)} neuron" + (
         "s" if len(group) > 1 else "") + f", {len(head.weights)} inputs each"
-    span = 5 if show_grad else 3
+    show_act = act != "linear"  # a linear neuron's output is its z: no second column
     header = ['<td><font point-size="9">#</font></td>',
               f'<td><font point-size="9" color="{GREEN}">z</font></td>']
     if show_grad:
         header.append(f'<td><font point-size="9" color="{RED}">grad z</font></td>')
-    header.append(f'<td><font point-size="9" color="{GREEN}">{escape(act)}</font></td>')
+    if show_act:
+        header.append(f'<td><font point-size="9" color="{GREEN}">{escape(act)}</font></td>')
     if show_grad:
         header.append(f'<td><font point-size="9" color="{GREY}">max|∂w|</font></td>')
-    rows = [f'<tr><td colspan="{span}">{title}</td></tr>', "<tr>" + "".join(header) + "</tr>"]
+    rows = [f'<tr><td colspan="{len(header)}">{title}</td></tr>',
+            "<tr>" + "".join(header) + "</tr>"]
     for k, n in enumerate(group):
         cells = [f"<td>{k + 1}</td>", f'<td><font color="{GREEN}">{fmt(n.z.data)}</font></td>']
         if show_grad:
             cells.append(f'<td><font color="{RED}">{fmt(n.z.grad)}</font></td>')
-        cells.append(f'<td><font color="{GREEN}">{fmt(n.out.data)}</font></td>')
+        if show_act:
+            cells.append(f'<td><font color="{GREEN}">{fmt(n.out.data)}</font></td>')
         if show_grad:
             cells.append(f'<td><font color="{GREY}">{fmt(_max_abs_grad(n.weights))}</font></td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")

@@ -1,0 +1,147 @@
+"""Plots: history, decision boundary, gradient magnitudes, activation and derivative."""
+
+# ruff: noqa: N806 - X is the usual name of a data matrix
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+
+from chainrule.engine import Value  # noqa: E402
+from chainrule.nn import MLP, fit, make_moons, make_spiral  # noqa: E402
+from chainrule.viz import (  # noqa: E402
+    plot_activation,
+    plot_decision_boundary,
+    plot_grad_magnitudes,
+    plot_history,
+)
+from chainrule.viz.plots import activation_curve, layer_grad_magnitudes  # noqa: E402
+
+
+def saved(fig, path) -> bytes:
+    fig.savefig(path)
+    data = path.read_bytes()
+    assert data[:4] == b"\x89PNG"
+    return data
+
+
+@pytest.fixture(scope="module")
+def trained():
+    X, y = make_moons(60, seed=0)
+    model = MLP(2, [8, 1], activation="tanh", seed=0)
+    history = fit(model, X, y, epochs=6, progress=False, validation=0.2)
+    return model, X, y, history
+
+
+def test_history_plot_has_loss_and_accuracy_panels(trained, tmp_path):
+    *_, history = trained
+    fig = plot_history(history, title="moons")
+    left, right = fig.axes
+    assert {line.get_label() for line in left.lines} == {"loss", "val_loss"}
+    assert {line.get_label() for line in right.lines} == {"accuracy", "val_accuracy"}
+    assert list(left.lines[0].get_xdata()) == [1, 2, 3, 4, 5, 6]
+    assert left.get_ylabel().startswith("loss (")
+    saved(fig, tmp_path / "history.png")
+
+
+def test_history_from_a_mapping_and_errors():
+    fig = plot_history({"loss": [1.0, 0.5, 0.25]}, log_loss=True)
+    assert len(fig.axes) == 1 and fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="found no loss or accuracy series"):
+        plot_history({"lr": [0.1, 0.1]})
+    with pytest.raises(TypeError, match="plot_history needs a History or a mapping"):
+        plot_history(3)
+
+
+def test_decision_boundary_binary(trained, tmp_path):
+    model, X, y, _ = trained
+    fig = plot_decision_boundary(model, X, y, resolution=30, title="boundary")
+    ax = fig.axes[0]
+    assert len(ax.collections) >= 3  # filled scores, the boundary line, two scatters
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1"]
+    saved(fig, tmp_path / "boundary.png")
+
+
+def test_decision_boundary_multiclass_with_a_batched_predict(tmp_path):
+    X, y = make_spiral(60, seed=0, classes=3)
+    calls = []
+
+    def predict(points):
+        calls.append(len(points))
+        return np.column_stack([points[:, 0], points[:, 1], -points.sum(axis=1)])
+
+    fig = plot_decision_boundary(None, X, y, resolution=20, predict=predict)
+    assert calls == [400]
+    assert len(fig.axes[0].get_legend().get_texts()) == 3
+    saved(fig, tmp_path / "spiral.png")
+
+
+def test_decision_boundary_bad_input(trained):
+    model, X, y, _ = trained
+    with pytest.raises(ValueError, match=r"needs X of shape \(n, 2\), got \(60, 1\)"):
+        plot_decision_boundary(model, X[:, :1], y)
+    with pytest.raises(ValueError, match=r"y must have shape \(60,\), got \(59,\)"):
+        plot_decision_boundary(model, X, y[:-1])
+    with pytest.raises(ValueError, match="resolution must be an int from 5 to 1000, got 2"):
+        plot_decision_boundary(model, X, y, resolution=2)
+
+
+def test_grad_magnitudes_show_vanishing_gradients(tmp_path):
+    # a deep sigmoid network: the first layer's gradients are far smaller than the last's
+    model = MLP(2, [8, 8, 8, 8, 8, 1], activation="sigmoid", seed=0)
+    model([0.3, -0.7]).backward()
+    mags = layer_grad_magnitudes(model)
+    assert len(mags) == 6 and mags[0] < mags[-1] / 100
+    fig = plot_grad_magnitudes(model)
+    assert fig.axes[0].get_yscale() == "log" and len(fig.axes[0].patches) == 6
+    saved(fig, tmp_path / "grads.png")
+    over_time = plot_grad_magnitudes([mags, [m / 2 for m in mags]], labels=list("abcdef"))
+    assert len(over_time.axes[0].lines) == 6
+    with pytest.raises(ValueError, match="labels has 2 names for 6 layers"):
+        plot_grad_magnitudes(mags, labels=["a", "b"])
+    with pytest.raises(TypeError, match=r"need a model with .layers"):
+        layer_grad_magnitudes(object())
+
+
+@pytest.mark.parametrize("name, x, value, slope", [
+    ("sigmoid", 0.0, 0.5, 0.25),
+    ("tanh", 0.0, 0.0, 1.0),
+    ("relu", 0.0, 0.0, 0.0),  # the engine's convention at the kink
+    ("relu", 2.0, 2.0, 1.0),
+    ("leaky_relu", -1.0, -0.01, 0.01),
+    ("softplus", 0.0, math.log(2.0), 0.5),
+])
+def test_activation_curve_uses_the_engine(name, x, value, slope):
+    values, slopes = activation_curve(name, [x])
+    assert values[0] == pytest.approx(value) and slopes[0] == pytest.approx(slope)
+
+
+def test_activation_plot(tmp_path):
+    fig = plot_activation("tanh", points=101)
+    left, right = fig.axes
+    assert left.get_title() == "tanh(x)" and right.get_title() == "d tanh(x) / dx"
+    assert max(right.lines[0].get_ydata()) == pytest.approx(1.0, abs=1e-3)
+    saved(fig, tmp_path / "tanh.png")
+    custom = plot_activation(lambda v: v * v.sigmoid(), points=11)
+    assert len(custom.axes) == 2
+    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
+        plot_activation("gelu")
+    with pytest.raises(ValueError, match="need finite xmin < xmax"):
+        plot_activation("tanh", xmin=1, xmax=0)
+    with pytest.raises(TypeError, match="returned float, not a Value"):
+        plot_activation(lambda v: 1.0)
+
+
+def test_missing_matplotlib_says_how_to_install(monkeypatch):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import now fails
+    with pytest.raises(ImportError, match=r"pip install 'chainrule\[plot\]'"):
+        plot_history({"loss": [1.0]})
+    assert isinstance(Value(1.0), Value)
