@@ -145,3 +145,22 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch):
     with pytest.raises(ImportError, match=r"pip install 'chainrule\[plot\]'"):
         plot_history({"loss": [1.0]})
     assert isinstance(Value(1.0), Value)
+
+
+def test_grid_predictions_through_the_tape_equal_the_scalar_loop():
+    from chainrule.engine import no_grad
+    from chainrule.nn import Dropout, Sequential
+    from chainrule.viz.plots import _tape_outputs, predict_grid
+
+    model = MLP(2, [8, 8, 3], activation="relu", seed=1)
+    points = np.random.default_rng(0).normal(size=(50, 2))
+    fast = predict_grid(model, points)
+    with no_grad():
+        slow = np.array([[v.data for v in model(p.tolist())] for p in points])
+    assert fast.shape == (50, 3)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+    assert all(p.grad == 0.0 for p in model.parameters())
+    # an active Dropout draws random numbers: no tape, the scalar loop is used
+    noisy = Sequential(MLP(2, [4], seed=0), Dropout(0.5, seed=0), MLP(4, [1], seed=0))
+    assert _tape_outputs(noisy, points) is None
+    assert predict_grid(noisy, points).shape == (50,)

@@ -10,6 +10,7 @@ install it.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -109,11 +110,34 @@ def _threshold_for(model: Any) -> float:
     return 0.5 if name == "sigmoid" else 0.0
 
 
-def predict_grid(model: Any, points: np.ndarray) -> np.ndarray:
-    """Model outputs for each row of ``points`` (n x 2), without recording a graph.
+def _tape_outputs(model: Any, points: np.ndarray) -> np.ndarray | None:
+    """The outputs through the engine's tape (one recorded sample replayed with numpy),
+    or None when the model cannot be traced (an active Dropout, not a Module)."""
+    if not hasattr(model, "parameters") or getattr(model, "traceable", False) is not True:
+        return None
+    try:
+        from chainrule.engine.tape import Tape, TraceError
+    except ImportError:  # pragma: no cover - an engine without the tape
+        return None
+    try:
+        tape = Tape.record(lambda xs: model(xs), points[0].tolist(), model.parameters())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow far from the data
+            return tape.forward(points)
+    except (TraceError, TypeError, ValueError):
+        return None
 
-    Returns an (n,) array for a one-output model, else (n, K).
+
+def predict_grid(model: Any, points: np.ndarray) -> np.ndarray:
+    """Model outputs for each row of ``points`` (n x 2), without changing any gradient.
+
+    Uses the engine's tape (hundreds of times faster) when the model can be traced, else
+    one scalar forward pass per point under ``no_grad``. Returns an (n,) array for a
+    one-output model, else (n, K).
     """
+    out = _tape_outputs(model, points)
+    if out is not None:
+        return out[:, 0] if out.shape[1] == 1 else out
     rows = []
     with no_grad():
         for p in points:
@@ -130,7 +154,7 @@ def plot_decision_boundary(
     X: Any,  # noqa: N803 - the usual name of a data matrix
     y: Any,
     *,
-    resolution: int = 80,
+    resolution: int = 150,
     threshold: float | None = None,
     predict: Callable[[np.ndarray], Any] | None = None,
     title: str | None = None,
@@ -138,7 +162,8 @@ def plot_decision_boundary(
 ):
     """The regions a 2-D classifier assigns to each class, with the data points on top.
 
-    The model is evaluated on a ``resolution x resolution`` grid (under ``no_grad``).
+    The model is evaluated on a ``resolution x resolution`` grid (with the engine's tape
+    when the model can be traced, else point by point under ``no_grad``).
     A one-output model is a binary classifier: class 1 where the output is above
     ``threshold`` (default 0.5 for a sigmoid output layer, else 0); its scores are
     shaded and the boundary drawn as a line. A K-output model predicts the argmax.
