@@ -38,6 +38,7 @@ from .rules import RULES, Rule
 _new = object.__new__
 _MANY = object()  # the _b of an n-input node: its parents are the tuple in _a
 _isfinite = math.isfinite
+_INFINITIES = (math.inf, -math.inf)
 _fsum = math.fsum
 _next_seq = itertools.count().__next__
 _by_creation = attrgetter("_seq")
@@ -63,31 +64,53 @@ def _to_float(data: Any, what: str = "Value") -> float:
         )
     if isinstance(data, (numbers.Real, decimal.Decimal)):
         try:
-            return float(data)
+            number = float(data)
         except OverflowError:
+            number = None
+        # float() raises for an int or Fraction beyond the float range, but silently
+        # gives inf for a Decimal or a numpy long double: refuse both alike.
+        if number is None or (number in _INFINITIES and data != number):
             raise OverflowError(
                 f"{what}: the {type(data).__name__} (about 10**{_decimal_exponent(data)}) "
                 "is too large for a float"
-            ) from None
+            )
+        return number
     raise TypeError(f"{what} needs a real number, got {type(data).__name__}")
 
 
 def _decimal_exponent(number: Any) -> int:
     if isinstance(number, int):
         return int(abs(number).bit_length() * 0.30103)
+    if isinstance(number, numbers.Rational):  # Fraction: Decimal() cannot take it
+        bits = abs(number.numerator).bit_length() - number.denominator.bit_length()
+        return int(bits * 0.30103)
     try:
-        return int(decimal.Decimal(number).adjusted())
+        return int(decimal.Decimal(str(number)).adjusted())
     except (TypeError, ValueError, ArithmeticError):
         return 308
 
 
 def _operand(other: Any) -> Value | None:
     """The Value for the other side of an operator, or None when unsupported."""
+    cls = type(other)
+    if cls is float or cls is int:  # the common constants: skip the slower ABC checks
+        return _leaf(_constant(other, "operand") if cls is int else other)
     if isinstance(other, Value):
         return other
     if isinstance(other, bool) or not isinstance(other, (numbers.Real, decimal.Decimal)):
         return None
-    return _leaf(float(other))
+    return _leaf(_constant(other, "operand"))
+
+
+def _constant(number: Any, what: str) -> float:
+    """``float(number)`` for a real number; one too large for a float raises by name."""
+    try:
+        result = float(number)
+    except OverflowError:
+        result = None
+    if result is None or (result in _INFINITIES and number != result):
+        _to_float(number, what)  # raises OverflowError naming the type and its size
+    return result
 
 
 def _leaf(data: float, label: str = "") -> Value:
@@ -355,16 +378,26 @@ class Value:
         """
         if isinstance(other, Value):
             return _node2(_POW, self, other, kernels.pow(self.data, other.data))
-        if isinstance(other, bool) or not isinstance(other, (numbers.Real, decimal.Decimal)):
+        cls = type(other)
+        if cls is float:
+            c = other
+        elif cls is not int and (isinstance(other, bool)
+                                 or not isinstance(other, (numbers.Real, decimal.Decimal))):
             return NotImplemented
-        c = float(other)
+        else:
+            c = _constant(other, "exponent")
         return _node1(_POWC, self, kernels.pow(self.data, c), c)
 
     def __rpow__(self, other: Any) -> Value:
         """``c ** self`` for a constant c; d/dx = c^x log c."""
-        if isinstance(other, bool) or not isinstance(other, (numbers.Real, decimal.Decimal)):
+        cls = type(other)
+        if cls is float:
+            c = other
+        elif cls is not int and (isinstance(other, bool)
+                                 or not isinstance(other, (numbers.Real, decimal.Decimal))):
             return NotImplemented
-        c = float(other)
+        else:
+            c = _constant(other, "base")
         return _node1(_RPOW, self, kernels.pow(c, self.data), c)
 
     def __neg__(self) -> Value:
