@@ -109,6 +109,9 @@ def _pairs(pred: Any, target: Any, name: str) -> tuple[list[Value | float], list
             ps.append(_scalar(p, f"{name} prediction {i}"))
             ts.append(_scalar(t, f"{name} target {i}"))
             continue
+        if isinstance(p, (str, bytes)) or not isinstance(p, (Iterable, np.ndarray)):
+            raise TypeError(f"{name}: prediction {i} is {type(p).__name__}, not a Value, "
+                            "a number or a row of them")
         row_p, row_t = _seq(p, f"{name} prediction {i}"), _seq(t, f"{name} target {i}")
         if len(row_p) != len(row_t):
             raise ValueError(f"{name}: prediction {i} has {len(row_p)} entries, "

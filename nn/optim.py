@@ -185,18 +185,19 @@ class Optimizer:
             i = int(np.argmin(finite))
             raise FloatingPointError(
                 f"{type(self).__name__}.step: the gradient of {self._describe(i)} is "
-                f"{g[i]!r}; no parameter was changed"
+                f"{float(g[i])!r}; no parameter was changed"
             )
         if self.steps == 0 and not g.any():
             return  # step() before any backward(): nothing to do
         p = np.fromiter((v.data for v in params), dtype=np.float64, count=n)
-        new_p, new_state = self._update(p, g)
+        with np.errstate(all="ignore"):  # a non-finite result is reported just below
+            new_p, new_state = self._update(p, g)
         finite = np.isfinite(new_p)
         if not finite.all():
             i = int(np.argmin(finite))
             raise FloatingPointError(
                 f"{type(self).__name__}.step would set {self._describe(i)} to "
-                f"{new_p[i]!r} (learning rate {self.lr!r} too large?); "
+                f"{float(new_p[i])!r} (learning rate {self.lr!r} too large?); "
                 "no parameter was changed"
             )
         for v, x in zip(params, new_p.tolist()):
