@@ -154,12 +154,14 @@ def test_frames_highlight_the_active_op_and_show_unknown_gradients():
     f, *_ = gate()
     first = draw_step(f, 0).source
     assert first.count("grad ?") == 4 and "grad 1" in first
+    assert "local -4" in first and "&#8592;" not in first  # nothing passed back yet
     one = draw_step(f, 1).source
     # after step 1: q and z updated (before -> after), x and y still unknown
     assert "grad 0 → -4" in one and "grad 0 → 3" in one and one.count("grad ?") == 2
     highlighted = [line for line in one.splitlines() if HIGHLIGHT in line and "->" in line]
     assert sorted(line.split("[")[0].strip() for line in highlighted) == ["v2 -> o4",
                                                                          "v3 -> o4"]
+    assert one.count("&#8592;") == 2  # only the * node has passed contributions back
     last = draw_step(f, 2).source
     assert "grad ?" not in last and last.count('point-size="10">grad 0 → -4') == 2
     with pytest.raises(ValueError, match="step must be an int from 0 to 2, got 3"):

@@ -211,6 +211,8 @@ class Style:
     grad_text: Mapping[Value, str] = field(default_factory=dict)
     active_edges: set[tuple[Value, int]] = field(default_factory=set)
     active_ops: set[Value] = field(default_factory=set)
+    # ops whose contributions have been passed back (None: all of them)
+    done_ops: set[Value] | None = None
 
 
 def check_style_args(rankdir: Any, precision: Any, timeout: Any) -> None:
@@ -291,6 +293,8 @@ def build_dot(order: list[Value], style: Style) -> ChainruleDigraph:
         dot.node(f"o{i}", label=f"<{escape(op_text(node, style.precision))}>", **op_attrs)
         dot.edge(f"o{i}", f"v{i}")
         upstream = style.grad_of(node)
+        if style.done_ops is not None and node not in style.done_ops:
+            upstream = None  # this op has not passed anything back yet
         locals_ = node.local_grads
         for k, parent in enumerate(parents):
             edge_attrs: dict[str, str] = {}

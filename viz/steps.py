@@ -196,6 +196,7 @@ def _frame_style(steps: list[BackwardStep], upto: int, seed: float, root: Value,
     style = Style(rankdir=rankdir, show_grad=True, edge_labels=edge_labels,
                   precision=precision, title=title, timeout=timeout,
                   grad_of=known.get)
+    style.done_ops = {s.node for s in steps[:upto]}
     if upto == 0:
         style.pen = {root: HIGHLIGHT}
         style.fill = {root: "#fff8c5"}
