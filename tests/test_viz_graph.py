@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 import shutil
-import time
 from pathlib import Path
 
 import graphviz
@@ -258,12 +257,20 @@ def chain(n: int) -> Value:
     return v
 
 
-def test_max_nodes_error_names_the_alternatives_without_walking_everything():
+def test_max_nodes_error_names_the_alternatives_without_walking_everything(monkeypatch):
     big = chain(10_000)  # 19,999 Values (a constant per multiplication)
-    start = time.perf_counter()
+    visited = []
+    real = Value.parents
+
+    def counting(node):
+        visited.append(node)
+        return real.fget(node)
+
+    monkeypatch.setattr(Value, "parents", property(counting))
     with pytest.raises(GraphTooLargeError, match=r"more than max_nodes=500 values") as info:
         draw_graph(big)
-    assert time.perf_counter() - start < 5  # generous; it stops after 501 nodes
+    monkeypatch.undo()
+    assert len(visited) <= 501  # it stopped at the limit, it did not walk 19,999 nodes
     message = str(info.value)
     assert "draw_summary" in message and "graph_text" in message and "larger max_nodes" in message
     assert isinstance(info.value, ValueError)
@@ -287,10 +294,9 @@ def test_render_time_cap_on_a_20000_node_graph():
     big = chain(10_000)
     dot = draw_graph(big, max_nodes=None, timeout=1.0)
     assert len(dot.body) > 20_000
-    start = time.perf_counter()
+    # dot needs over a minute for this; the cap kills it after one second
     with pytest.raises(RenderTimeoutError, match=r"did not finish within 1 s"):
         dot.pipe(format="svg")
-    assert time.perf_counter() - start < 30
 
 
 # -- rendering -------------------------------------------------------------------------------
