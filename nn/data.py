@@ -116,13 +116,16 @@ def make_circles(n: int = 100, noise: float = 0.05,
 def make_xor(n: int = 100, noise: float = 0.05, seed: Any = 0) -> tuple[np.ndarray, np.ndarray]:
     """The four quadrants (the Playground's "exclusive or"): class 1 where x1 x2 > 0.
 
-    Points are uniform in [-1, 1]^2, pushed 0.05 away from the axes (as the Playground
-    pads them) so the classes have a margin before noise is added.
+    Coordinates are uniform in magnitude, pushed 0.05 away from the axes (as the
+    Playground pads them) so the classes have a margin before noise is added; each
+    class gets half of the points, spread over its two quadrants at random.
     """
     n, noise, rng = _n(n), _noise(noise), _generator(seed)
-    pts = rng.uniform(-1.0, 1.0, size=(n, 2))
-    pts = pts + 0.05 * np.where(pts >= 0.0, 1.0, -1.0)
-    y = (pts[:, 0] * pts[:, 1] > 0.0).astype(np.int64)
+    y = (np.arange(n) < n // 2).astype(np.int64)
+    first = rng.choice([-1.0, 1.0], size=n)
+    second = np.where(y == 1, first, -first)  # same signs in class 1, opposite in class 0
+    pts = 0.05 + rng.uniform(0.0, 1.0, size=(n, 2))
+    pts = pts * np.column_stack([first, second])
     return _finish(rng, pts, y, noise)
 
 
@@ -198,7 +201,8 @@ def _matrix(data: Any, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} is empty (no samples)")
     if not np.isfinite(a).all():
         row, col = np.argwhere(~np.isfinite(a))[0]
-        raise ValueError(f"{name}[{row}, {col}] is {a[row, col]!r}; data must be finite")
+        raise ValueError(f"{name}[{row}, {col}] is {float(a[row, col])!r}; "
+                         "data must be finite")
     return a
 
 

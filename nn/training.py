@@ -267,7 +267,8 @@ def _features(model: Module, X: Any, name: str = "X") -> np.ndarray:  # noqa: N8
         raise ValueError(f"{name} has {xs.shape[1]} features, the model expects {nin} inputs")
     if not np.isfinite(xs).all():
         row, col = np.argwhere(~np.isfinite(xs))[0]
-        raise ValueError(f"{name}[{row}, {col}] is {xs[row, col]!r}; inputs must be finite")
+        raise ValueError(f"{name}[{row}, {col}] is {float(xs[row, col])!r}; "
+                         "inputs must be finite")
     return xs
 
 
