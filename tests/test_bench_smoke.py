@@ -1,0 +1,101 @@
+"""The benchmark harness runs, and every engine computes the same numbers (no timings)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+bench = pytest.importorskip("bench.workloads", reason="bench/ is importable from the repo root")
+from bench.harness import Case, Row, mlp_spec, table, targets  # noqa: E402
+from bench.workloads import ENGINES, MAKERS, available  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNABLE = [e for e in ENGINES if available(e) is None]
+
+TINY = {
+    "chain": {"depth": 30},
+    "wide": {"n": 50},
+    "ops": {"op": "mul", "n": 20},
+}
+
+
+@pytest.mark.parametrize("workload", sorted(TINY))
+def test_every_engine_computes_the_same_result(workload):
+    results = {}
+    for engine in RUNNABLE:
+        phases, result = MAKERS[workload](engine, TINY[workload])()
+        assert all(seconds >= 0.0 for seconds in phases.values())
+        results[engine] = result
+    assert len(results) >= 3  # chainrule, tape and numpy at least
+    # ops is a chain of nodes on the scalar engines, one op over an array on the others
+    groups = ([("chainrule", "micrograd", "micrograd-nogc"), ("tape", "numpy", "torch")]
+              if workload == "ops" else [ENGINES])
+    for group in groups:
+        present = [e for e in group if e in results]
+        for engine in present:
+            assert results[engine] == pytest.approx(results[present[0]], rel=1e-9), engine
+
+
+def test_micrograd_has_no_tanh_and_says_so():
+    if "micrograd" not in RUNNABLE:
+        pytest.skip("micrograd 0.1.0 is not installed (pip install micrograd==0.1.0)")
+    with pytest.raises(NotImplementedError, match="no tanh"):
+        MAKERS["ops"]("micrograd", {"op": "tanh", "n": 5})
+
+
+def test_mlp_step_and_demo_agree_across_engines():
+    spec = mlp_spec(quick=True, n=12, sizes=(2, 4, 3, 1))
+    spec["steps"] = 3
+    first_loss, final = {}, {}
+    for engine in RUNNABLE:
+        _, first_loss[engine] = MAKERS["mlp_step"](engine, spec)()
+        _, final[engine] = MAKERS["demo"](engine, spec)()
+    ref = first_loss["chainrule"]
+    assert ref > 0.0
+    for engine in RUNNABLE:
+        assert first_loss[engine] == pytest.approx(ref, rel=1e-12), engine
+        assert final[engine][0] == pytest.approx(final["chainrule"][0], rel=1e-9), engine
+        assert 0.0 <= final[engine][1] <= 1.0
+
+
+def test_table_and_targets_format_a_case():
+    case = Case("mlp_step", "mlp_step: test", {})
+    case.rows = {
+        "micrograd": Row("micrograd", {"total": 1.0}, result=0.5),
+        "micrograd-nogc": Row("micrograd-nogc", {"total": 0.1}, result=0.5),
+        "chainrule": Row("chainrule", {"total": 0.02}, result=0.5),
+        "tape": Row("tape", {"total": 0.0005}, result=0.5),
+        "numpy": Row("numpy", {"total": 0.0001}, result=0.5),
+        "torch": Row("torch", note="not installed (torch)"),
+    }
+    text = table(case)
+    assert "| chainrule scalar | 20 ms | 50x / 5x | 200x |" in text
+    assert "| PyTorch CPU float64 | not installed (torch) |" in text
+    lines = targets([case])
+    assert "- scalar mlp_step vs micrograd, gc on: 50x (target >= 10x): met" in lines
+    assert "- tape mlp_step time / numpy time: 5x (target <= 10x): met" in lines
+    assert "- stretch: tape mlp_step time / PyTorch time: not measured" in lines
+
+
+def test_command_line_runs_a_quick_workload():
+    engines = ",".join(e for e in ("chainrule", "tape", "numpy") if e in RUNNABLE)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "chain", "--quick", "--reps", "1", "--target", "0.001",
+         "--no-memory", "--engines", engines],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "### chain: v = v*a + b, depth 1,000" in done.stdout
+    assert "| chainrule tape |" in done.stdout
+    assert "Results agree across engines" in done.stdout
+
+
+def test_command_line_rejects_unknown_engines_and_workloads():
+    for args in (["--engines", "jax"], ["nonsense"]):
+        done = subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2
+        assert "error:" in done.stderr
