@@ -151,6 +151,13 @@ def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | 
             task = "binary"
         elif labels is not None and width > 1 and labels <= set(range(width)):
             task = "multiclass"
+        elif labels is not None and width == 1 and y.ndim == 1 and 2 < len(labels) <= 100:
+            raise ValueError(
+                f"fit cannot infer the task: the model has 1 outputs and y holds "
+                f"{len(labels)} integer labels {sorted(labels)[:10]}; for "
+                f"{len(labels)} classes give the model {len(labels)} outputs, or pass "
+                "task='regression' to fit the numbers"
+            )
         elif (width == 1 and y.ndim == 1) or (y.ndim == 2 and y.shape[1] == width):
             task = "regression"
         else:
@@ -272,7 +279,7 @@ def _features(model: Module, X: Any, name: str = "X") -> np.ndarray:  # noqa: N8
     return xs
 
 
-def _labels(y: Any, n: int, name: str = "y") -> np.ndarray:
+def _labels(y: Any, n: int, name: str = "y", xname: str = "X") -> np.ndarray:
     b = np.asarray(y)
     if b.dtype == object or not (np.issubdtype(b.dtype, np.integer)
                                  or np.issubdtype(b.dtype, np.floating)):
@@ -280,7 +287,7 @@ def _labels(y: Any, n: int, name: str = "y") -> np.ndarray:
     if b.ndim not in (1, 2):
         raise ValueError(f"{name} must be 1-D (or 2-D for several outputs), got shape {b.shape}")
     if len(b) != n:
-        raise ValueError(f"X and {name} differ in length ({n} vs {len(b)} samples)")
+        raise ValueError(f"{xname} and {name} differ in length ({n} vs {len(b)} samples)")
     if np.issubdtype(b.dtype, np.floating) and not np.isfinite(b).all():
         raise ValueError(f"{name} contains nan or inf")
     return b
@@ -449,7 +456,7 @@ def fit(
             raise TypeError("validation must be (X_val, y_val) or a fraction, got "
                             f"{type(validation).__name__}")
         xv = _features(model, validation[0], "X_val")
-        bv = _labels(validation[1], len(xv), "y_val")
+        bv = _labels(validation[1], len(xv), "y_val", "X_val")
     else:
         xv = bv = None
 

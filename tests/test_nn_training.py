@@ -1,0 +1,381 @@
+"""fit(): defaults, task inference, accuracy on the Playground sets, early stopping,
+nan safety, schedules and penalties; evaluate() and predict()."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from chainrule.engine import Value
+from chainrule.nn import (
+    MLP,
+    SGD,
+    Adam,
+    Dropout,
+    Layer,
+    Sequential,
+    Standardizer,
+    StepLR,
+    binary_cross_entropy,
+    cross_entropy,
+    evaluate,
+    fit,
+    hinge_loss,
+    make_circles,
+    make_gaussians,
+    make_moons,
+    make_regression,
+    make_spiral,
+    make_xor,
+    mse_loss,
+    predict,
+    train_val_test_split,
+)
+from chainrule.nn.training import loss_and_grad_for, scalar_loss_and_grad
+
+
+def test_fit_with_only_epochs_works_for_a_classifier():
+    xs, y = make_moons(40, seed=0)
+    model = MLP(2, [8, 1], seed=0)
+    history = fit(model, xs, y, epochs=3)
+    assert history.epochs == 3
+    assert len(history.loss) == len(history.accuracy) == len(history.lr) == 3
+    assert history.val_loss == [] and history.best_epoch is None
+    assert history.task == "binary"
+    assert history.loss_name == "binary_cross_entropy_with_logits"
+    assert all(p.grad == 0.0 for p in model.parameters())  # fit leaves gradients zeroed
+    assert set(history.to_dict()) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
+    assert repr(history).startswith("History(binary, binary_cross_entropy_with_logits: 3 epochs")
+
+
+def test_progress_bar_can_be_turned_off(capsys):
+    xs, y = make_moons(20, seed=0)
+    fit(MLP(2, [4, 1], seed=0), xs, y, epochs=2, progress=True)
+    assert "fit" in capsys.readouterr().err
+    fit(MLP(2, [4, 1], seed=0), xs, y, epochs=2, progress=False)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_fit_is_reproducible():
+    xs, y = make_moons(40, seed=0)
+    a = fit(MLP(2, [8, 1], seed=1), xs, y, epochs=3, batch_size=8, progress=False)
+    b = fit(MLP(2, [8, 1], seed=1), xs, y, epochs=3, batch_size=8, progress=False)
+    assert a.loss == b.loss and a.accuracy == b.accuracy
+
+
+# -- task inference --------------------------------------------------------------------------------
+
+def test_default_losses_follow_the_task():
+    xs, y = make_moons(20, seed=0)
+    sig = MLP(2, [4, 1], output_activation="sigmoid", seed=0)
+    assert fit(sig, xs, y, epochs=1, progress=False).loss_name == "binary_cross_entropy"
+    pm = fit(MLP(2, [4, 1], seed=0), xs, 2 * y - 1, epochs=1, progress=False)
+    assert pm.task == "binary"
+    xs3, y3 = make_gaussians(30, seed=0, classes=3)
+    multi = fit(MLP(2, [4, 3], seed=0), xs3, y3, epochs=1, progress=False)
+    assert (multi.task, multi.loss_name) == ("multiclass", "cross_entropy")
+    xr, yr = make_regression(20, seed=0)
+    reg = fit(MLP(2, [4, 1], seed=0), xr, yr, epochs=1, progress=False)
+    assert (reg.task, reg.loss_name, reg.accuracy) == ("regression", "mse_loss", [])
+    two = fit(MLP(2, [4, 2], seed=0), xr, np.column_stack([yr, -yr]), epochs=1, progress=False)
+    assert two.task == "regression"
+
+
+def test_loss_by_name_or_function_and_label_encodings():
+    xs, y = make_moons(20, seed=0)
+    assert fit(MLP(2, [4, 1], seed=0), xs, y, loss="hinge", epochs=1,
+               progress=False).loss_name == "hinge_loss"
+    seen = []
+
+    def recording_loss(outputs, targets):
+        seen.append(list(targets))
+        return mse_loss(outputs, targets)
+
+    fit(MLP(2, [4, 1], seed=0), xs, y, loss=recording_loss, epochs=1, batch_size=100,
+        progress=False)
+    assert sorted(set(seen[0])) == [0.0, 1.0]  # a custom loss sees the labels as given
+
+
+def test_task_errors():
+    xs, y = make_moons(20, seed=0)
+    with pytest.raises(ValueError, match=r"cannot infer the task: the model has 1 outputs and "
+                                         r"y holds 3 integer labels \[0, 1, 2\]; for 3 classes"):
+        fit(MLP(2, [4, 1], seed=0), xs, np.arange(20) % 3, epochs=1, progress=False)
+    counts = fit(MLP(2, [4, 1], seed=0), xs, np.arange(20) % 3, epochs=1, progress=False,
+                 task="regression")
+    assert counts.task == "regression"
+    with pytest.raises(ValueError, match=r"cannot infer the task: the model has 2 outputs"):
+        fit(MLP(2, [4, 2], seed=0), xs, np.arange(20) % 3, epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"multi-class labels must be integers in \[0, 3\)"):
+        fit(MLP(2, [4, 3], seed=0), xs, np.arange(20) % 5, epochs=1, progress=False,
+            task="multiclass")
+    with pytest.raises(ValueError, match="hinge_loss is a binary loss; the task is multiclass"):
+        fit(MLP(2, [4, 3], seed=0), xs, np.arange(20) % 3, loss="hinge", epochs=1,
+            progress=False)
+    with pytest.raises(ValueError, match="unknown loss 'rmse'"):
+        fit(MLP(2, [4, 1], seed=0), xs, y, loss="rmse", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="task must be one of"):
+        fit(MLP(2, [4, 1], seed=0), xs, y, task="ranking", epochs=1, progress=False)
+    with pytest.raises(ValueError, match="binary classification needs 1 output"):
+        fit(MLP(2, [4, 2], seed=0), xs, y, task="binary", epochs=1, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "message"),
+    [
+        (dict(epochs=0), ValueError, "epochs must be a positive int, got 0"),
+        (dict(batch_size=0), ValueError, "batch_size must be a positive int, got 0"),
+        (dict(batch_size=2.5), ValueError, "batch_size must be a positive int, got 2.5"),
+        (dict(patience=2), ValueError, "patience .* needs validation data"),
+        (dict(l2=-1.0), ValueError, r"l2: strength must be finite and >= 0, got -1.0"),
+        (dict(optimizer="adam"), TypeError, "optimizer must be an Optimizer, got str"),
+        (dict(clip_norm=0), ValueError, "clip_norm must be a positive number"),
+        (dict(validation=(np.zeros((3, 2)), np.zeros(2))), ValueError,
+         r"X_val and y_val differ in length \(3 vs 2 samples\)"),
+        (dict(validation="half"), TypeError, r"validation must be \(X_val, y_val\)"),
+    ],
+)
+def test_bad_fit_arguments(kwargs, exc, message):
+    xs, y = make_moons(20, seed=0)
+    with pytest.raises(exc, match=message):
+        fit(MLP(2, [4, 1], seed=0), xs, y, progress=False, **kwargs)
+
+
+def test_bad_data():
+    xs, y = make_moons(20, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    with pytest.raises(ValueError, match="X has 3 features, the model expects 2 inputs"):
+        fit(model, np.zeros((20, 3)), y, progress=False)
+    with pytest.raises(ValueError, match=r"X and y differ in length \(20 vs 19 samples\)"):
+        fit(model, xs, y[:19], progress=False)
+    with pytest.raises(ValueError, match="X is empty"):
+        fit(model, np.zeros((0, 2)), np.zeros(0), progress=False)
+    bad = xs.copy()
+    bad[3, 1] = math.nan
+    with pytest.raises(ValueError, match=r"X\[3, 1\] is nan; inputs must be finite"):
+        fit(model, bad, y, progress=False)
+    with pytest.raises(ValueError, match=r"X must be 2-D"):
+        fit(model, xs[0], y, progress=False)
+    with pytest.raises(TypeError, match="fit needs a Module, got function"):
+        fit(lambda x: x, xs, y)
+    with pytest.raises(ValueError, match="y contains nan or inf"):
+        fit(model, xs, np.full(20, math.inf), progress=False)
+
+
+# -- reaching the accuracy a course expects -------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("make", "target"),
+    [(make_moons, 0.95), (make_circles, 0.95), (make_xor, 0.95)],
+    ids=["moons", "circles", "xor"],
+)
+def test_training_accuracy_on_the_playground_sets(make, target):
+    xs, y = make(100, seed=0)
+    model = MLP(2, [16, 16, 1], seed=0)
+    history = fit(model, xs, y, epochs=30, batch_size=20, progress=False)
+    _, acc = evaluate(model, xs, y)
+    assert acc >= target
+    assert history.loss[-1] < history.loss[0]
+
+
+def test_training_accuracy_on_the_spiral():
+    xs, y = make_spiral(100, seed=0)
+    xs = Standardizer().fit_transform(xs)
+    model = MLP(2, [16, 16, 1], seed=0)
+    fit(model, xs, y, epochs=80, batch_size=20, optimizer=Adam(model.parameters(), lr=0.03),
+        progress=False)
+    _, acc = evaluate(model, xs, y)
+    assert acc >= 0.90
+
+
+def test_multiclass_and_hinge_training():
+    xs, y = make_gaussians(60, noise=0.15, seed=0, classes=3)
+    model = MLP(2, [8, 3], seed=0)
+    fit(model, xs, y, epochs=15, batch_size=10, progress=False)
+    assert evaluate(model, xs, y)[1] >= 0.95
+    xs, y = make_moons(60, seed=1)
+    model = MLP(2, [16, 16, 1], seed=0)
+    history = fit(model, xs, y, loss=hinge_loss, optimizer=Adam(model.parameters(), lr=0.03),
+                  epochs=20, batch_size=10, progress=False)
+    assert history.loss_name == "hinge_loss"
+    assert evaluate(model, xs, y, loss="hinge")[1] >= 0.95
+
+
+def test_regression_training_reduces_the_loss():
+    xs, y = make_regression(60, noise=0.0, seed=0)
+    model = MLP(2, [8, 1], seed=0)
+    history = fit(model, xs, y, optimizer=Adam(model.parameters(), lr=0.03), epochs=20,
+                  batch_size=10, progress=False)
+    assert history.loss[-1] < 0.01 < history.loss[0]
+    loss, acc = evaluate(model, xs, y)
+    assert acc is None and loss < 0.01
+
+
+# -- validation and early stopping ----------------------------------------------------------------
+
+def test_validation_metrics_and_fractions():
+    xs, y = make_moons(50, seed=0)
+    history = fit(MLP(2, [8, 1], seed=0), xs, y, epochs=3, validation=0.2, progress=False)
+    assert len(history.val_loss) == len(history.val_accuracy) == 3
+    (xt, yt), (xv, yv), _ = train_val_test_split(xs, y, val=0.2, test=0.0)
+    history = fit(MLP(2, [8, 1], seed=0), xt, yt, epochs=2, validation=(xv, yv),
+                  progress=False)
+    assert history.best_epoch in (1, 2)
+
+
+def test_early_stopping_stops_and_restores_the_best_weights():
+    xs, y = make_moons(60, seed=0)
+    model = MLP(2, [8, 1], seed=0)
+    opt = Adam(model.parameters(), lr=0.02)
+    params = model.parameters()
+    snapshots = {}
+    # The validation labels are the training labels flipped: the better the model
+    # learns, the worse its validation loss, so the first epoch is the best one.
+    history = fit(model, xs, y, optimizer=opt, epochs=50, batch_size=10,
+                  validation=(xs, 1 - y), patience=3, progress=False,
+                  callback=lambda epoch, h: snapshots.__setitem__(epoch, model.state_dict()))
+    assert history.stopped_early
+    assert history.epochs == 4 and history.best_epoch == 1
+    assert history.val_loss[0] == min(history.val_loss)
+    assert model.state_dict() == snapshots[1] != snapshots[4]
+    assert model.parameters() == params and opt.params == params  # restored in place
+    assert "stopped early, best epoch 1" in repr(history)
+
+
+def test_patience_counts_epochs_without_improvement():
+    xs, y = make_moons(40, seed=0)
+    history = fit(MLP(2, [8, 1], seed=0), xs, y, epochs=6, validation=(xs, y), patience=10,
+                  progress=False)
+    assert not history.stopped_early and history.epochs == 6
+
+
+# -- safety -------------------------------------------------------------------------------------
+
+def test_a_diverging_loss_stops_with_the_step_and_keeps_parameters_finite():
+    xs, y = make_regression(40, seed=0)
+    model = MLP(2, [16, 16, 1], seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the engine's "produced inf" notes
+        with pytest.raises(FloatingPointError, match=r"epoch \d+, step \d+"):
+            fit(model, xs, y * 1e6, optimizer=SGD(model.parameters(), lr=10.0), epochs=50,
+                batch_size=10, progress=False)
+    assert all(math.isfinite(p.data) for p in model.parameters())
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_a_nan_loss_names_epoch_and_step_before_any_update():
+    xs, y = make_moons(20, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    before = model.state_dict()
+    calls = []
+
+    def loss_that_breaks(outputs, targets):
+        calls.append(1)
+        loss = binary_cross_entropy_with_logits_or_nan(outputs, targets, len(calls) == 3)
+        return loss
+
+    with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 2, step 3"):
+        fit(model, xs, y, loss=loss_that_breaks, batch_size=10, epochs=5, progress=False)
+    after = model.state_dict()
+    assert after != before  # steps 1 and 2 were applied ...
+    assert all(math.isfinite(v) for v in after.values())  # ... step 3 was not
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def binary_cross_entropy_with_logits_or_nan(outputs, targets, broken):
+    from chainrule.nn import binary_cross_entropy_with_logits
+
+    loss = binary_cross_entropy_with_logits(outputs, [float(t) for t in targets])
+    return loss * math.nan if broken else loss
+
+
+def test_fit_restores_the_mode_and_trains_through_dropout():
+    xs, y = make_moons(40, seed=0)
+    net = Sequential(Layer(2, 16, seed=0), Dropout(0.2, seed=0), Layer(16, 1, "linear", seed=1))
+    assert not net.traceable
+    net.eval()
+    history = fit(net, xs, y, epochs=3, batch_size=10, progress=False)
+    assert not net.training  # back in the mode it had
+    assert history.epochs == 3 and history.task == "binary"
+
+
+def test_scheduler_penalties_and_clipping():
+    xs, y = make_moons(40, seed=0)
+    model = MLP(2, [8, 1], seed=0)
+    opt = SGD(model.parameters(), lr=0.1)
+    history = fit(model, xs, y, optimizer=opt, scheduler=StepLR(opt, step_size=2, gamma=0.5),
+                  epochs=5, progress=False, clip_norm=1.0)
+    # the rate each epoch used
+    assert history.lr == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+    free, decayed = MLP(2, [8, 1], seed=0), MLP(2, [8, 1], seed=0)
+    fit(free, xs, y, epochs=5, progress=False)
+    fit(decayed, xs, y, epochs=5, progress=False, l2=0.05, l1=0.01)
+    norm = lambda m: sum(p.data ** 2 for p in m.parameters())  # noqa: E731
+    assert norm(decayed) < norm(free)
+    with pytest.raises(ValueError, match="scheduler must be an LRScheduler built on the"):
+        fit(model, xs, y, scheduler=StepLR(SGD(model.parameters(), lr=0.1), 1), progress=False)
+
+
+# -- the per-batch function and helpers -----------------------------------------------------------
+
+def test_scalar_loss_and_grad_adds_the_batch_gradient():
+    model = MLP(2, [3, 1], seed=0)
+    assert loss_and_grad_for(model) is scalar_loss_and_grad
+    xs = np.array([[0.5, -1.0], [1.0, 2.0]])
+    value, outputs = scalar_loss_and_grad(model, mse_loss, xs, [1.0, 0.0], 1)
+    grads = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    manual = mse_loss([model(x) for x in xs.tolist()], [1.0, 0.0])
+    manual.backward()
+    assert value == manual.data
+    assert grads == [p.grad for p in model.parameters()]
+    assert outputs.shape == (2, 1)
+
+
+def test_cross_entropy_per_sample_with_one_hot_values_matches_the_batch_loss():
+    # the form a batched replay records: one sample, the target as input leaves
+    model = MLP(2, [4, 3], seed=0)
+    xs = [[0.1, 0.2], [0.5, -0.3]]
+    labels = [2, 0]
+    batch = cross_entropy([model(x) for x in xs], labels).data
+    per_sample = [cross_entropy(model(x), [Value(float(k == t)) for k in range(3)]).data
+                  for x, t in zip(xs, labels)]
+    assert batch == pytest.approx(sum(per_sample) / 2, rel=1e-15)
+
+
+def test_predict_and_evaluate():
+    xs, y = make_moons(20, seed=0)
+    model = MLP(2, [4, 1], seed=0)
+    out = predict(model, xs)
+    assert out.shape == (20,)
+    assert out[0] == model(xs[0]).data
+    assert predict(MLP(2, [4, 3], seed=0), xs).shape == (20, 3)
+    loss, acc = evaluate(model, xs, y)
+    assert acc == np.mean((out > 0) == (y == 1))
+    assert evaluate(model, xs, y, loss=binary_cross_entropy_logits_name())[0] == loss
+
+
+def binary_cross_entropy_logits_name():
+    return "bce_with_logits"
+
+
+# -- seed 000: the practice chapter, end to end --------------------------------------------------
+
+def test_seed_000_practice_chapter():
+    """Data preparation (standardise, train/val/test split), model design (hidden ReLU
+    layers, sigmoid output for binary classification), experiment design (binary
+    cross-entropy, Adam, epochs, batch size, early stopping)."""
+    xs, y = make_moons(120, noise=0.15, seed=0)
+    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = train_val_test_split(xs, y, val=0.2, test=0.2,
+                                                                     seed=0)
+    scaler = Standardizer().fit(x_tr)
+    x_tr, x_va, x_te = scaler.transform(x_tr), scaler.transform(x_va), scaler.transform(x_te)
+    model = MLP(2, [16, 16, 1], activation="relu", output_activation="sigmoid", seed=0)
+    history = fit(model, x_tr, y_tr, loss=binary_cross_entropy,
+                  optimizer=Adam(model.parameters(), lr=0.02), epochs=40, batch_size=16,
+                  validation=(x_va, y_va), patience=5, progress=False)
+    assert history.loss_name == "binary_cross_entropy"
+    _, test_acc = evaluate(model, x_te, y_te, loss=binary_cross_entropy)
+    assert test_acc >= 0.9
+    assert history.best_epoch is not None
