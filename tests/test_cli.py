@@ -239,6 +239,17 @@ def test_demo_writes_everything_and_prints_the_paths(tmp_path):
     assert (out / "decision_boundary.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_demo_without_dot_still_trains_and_plots(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path / "empty")}
+    proc = run("demo", "--epochs", "2", "--samples", "40", "--no-progress", "-o", "out",
+               cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "loss.png", "decision_boundary.png", "model.json"}
+    warnings = proc.stderr.strip().splitlines()
+    assert len(warnings) == 2 and all("apt-get install graphviz" in w for w in warnings)
+
+
 def test_demo_output_must_be_a_folder(tmp_path):
     (tmp_path / "file").write_text("x")
     proc = run("demo", "-o", "file", "--epochs", "1", cwd=tmp_path)
@@ -252,7 +263,9 @@ def test_train_spiral(tmp_path):
                "--seed", "3", "--no-progress", "-o", "run", cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in (tmp_path / "run").iterdir()} == {
-        "loss.png", "decision_boundary.png", "model.json", "network.svg"}
+        "loss.png", "decision_boundary.png", "model.json", "standardizer.json", "network.svg"}
+    stats = json.loads((tmp_path / "run" / "standardizer.json").read_text())
+    assert len(stats["mean"]) == 2 and len(stats["std"]) == 2
     assert "MLP(2 -> [8, 8, 1], tanh -> linear)" in proc.stdout
     from chainrule.nn import load
 

@@ -208,22 +208,32 @@ _OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 def _train_and_plot(folder: Path, *, dataset: str, samples: int, noise: float | None,
                     hidden: list[int], activation: str, optimizer: str, lr: float | None,
                     epochs: int, batch_size: int | None, seed: int, progress: bool,
-                    title: str) -> list[Path]:
-    """Train an MLP, print its accuracy, and write plots and the model into ``folder``."""
+                    standardize: bool = False) -> list[Path]:
+    """Train an MLP, print its accuracy, and write plots and the model into ``folder``.
+
+    With ``standardize`` the model sees inputs rescaled to mean 0 and std 1 (the
+    statistics go to ``standardizer.json``); plots stay in the data's own coordinates.
+    """
+    import json
+
     import chainrule.nn as nn
 
+    from ._io import atomic_write
     from .graph import GraphvizNotFoundError, save_graph
-    from .plots import plot_decision_boundary, plot_history
+    from .plots import plot_decision_boundary, plot_history, predict_grid
     from .summary import draw_summary
 
     make = getattr(nn, f"make_{dataset}")
     kwargs: dict[str, Any] = {"seed": seed}
     if noise is not None:
         kwargs["noise"] = noise
-    X, y = make(samples, **kwargs)  # noqa: N806
+    X_raw, y = make(samples, **kwargs)  # noqa: N806
+    scaler = nn.Standardizer().fit(X_raw) if standardize else None
+    X = scaler.transform(X_raw) if scaler is not None else X_raw  # noqa: N806
     n_classes = int(y.max()) + 1
     nout = 1 if n_classes == 2 else n_classes
     model = nn.MLP(2, [*hidden, nout], activation=activation, seed=seed)
+    title = f"MLP(2, {[*hidden, nout]}), {activation}, on {dataset}"
     opt_class = {"sgd": nn.SGD, "adam": nn.Adam, "rmsprop": nn.RMSprop,
                  "adagrad": nn.Adagrad}[optimizer]
     default_lr = {"sgd": 0.1, "adam": 0.01, "rmsprop": 0.01, "adagrad": 0.1}[optimizer]
@@ -241,13 +251,23 @@ def _train_and_plot(folder: Path, *, dataset: str, samples: int, noise: float | 
          + (f", training accuracy {acc:.1%}" if acc is not None else ""))
     written = []
     written.append(_save_figure(plot_history(history, title=title), folder / "loss.png"))
+    predict = None
+    if scaler is not None:
+        def predict(points: Any) -> Any:
+            return predict_grid(model, scaler.transform(points))
     written.append(_save_figure(
-        plot_decision_boundary(model, X, y, title=title + (f" (accuracy {acc:.1%})"
-                                                           if acc is not None else "")),
+        plot_decision_boundary(model, X_raw, y, predict=predict,
+                               title=title + (f" (accuracy {acc:.1%})"
+                                              if acc is not None else "")),
         folder / "decision_boundary.png"))
     model_path = folder / "model.json"
     model.save(model_path)
     written.append(model_path)
+    if scaler is not None:
+        stats = {"format": "chainrule-standardizer", "mean": scaler.mean.tolist(),
+                 "std": scaler.std.tolist()}
+        written.append(atomic_write(folder / "standardizer.json",
+                                    json.dumps(stats, indent=1) + "\n"))
     # The trained network on the first sample, one box per layer.
     out = model(X[0])
     loss_root = out if not isinstance(out, list) else nn.cross_entropy(out, int(y[0]))
@@ -275,7 +295,7 @@ def _demo(args: argparse.Namespace) -> int:
     written += _train_and_plot(
         folder, dataset="moons", samples=args.samples, noise=0.1, hidden=[16, 16],
         activation="tanh", optimizer="adam", lr=0.05, epochs=args.epochs, batch_size=None,
-        seed=args.seed, progress=not args.no_progress, title="MLP(2, [16, 16, 1]) on moons")
+        seed=args.seed, progress=not args.no_progress)
     _say(f"done in {time.perf_counter() - start:.1f} s; wrote:")
     for path in written:
         _say(f"  {path}")
@@ -288,8 +308,7 @@ def _train(args: argparse.Namespace) -> int:
         folder, dataset=args.dataset, samples=args.samples, noise=args.noise,
         hidden=args.hidden, activation=args.activation, optimizer=args.optimizer, lr=args.lr,
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-        progress=not args.no_progress,
-        title=f"MLP(2, {args.hidden}) {args.activation} on {args.dataset}")
+        progress=not args.no_progress, standardize=not args.no_standardize)
     _say("wrote:")
     for path in written:
         _say(f"  {path}")
@@ -413,7 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", help="train an MLP on a 2-D data set and write plots and the model",
         description="Train an MLP classifier on a TensorFlow-Playground data set and write "
-        "loss.png, decision_boundary.png, network.svg and model.json into a folder.")
+        "loss.png, decision_boundary.png, network.svg, model.json and standardizer.json "
+        "into a folder.",
+        epilog="example: chainrule train --dataset spiral --hidden 16,16 --activation relu "
+        "--optimizer adam --lr 0.03 --epochs 80 --batch-size 20 -o spiral")
     train.add_argument("--dataset", choices=_DATASETS, default="moons", help="default: moons")
     train.add_argument("--samples", type=_positive_int, default=200, help="default: 200")
     train.add_argument("--noise", type=_nonnegative_float, default=None,
@@ -429,10 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="learning rate (default: 0.01 for adam/rmsprop, 0.1 otherwise)")
     train.add_argument("--epochs", type=_positive_int, default=50, help="default: 50")
     train.add_argument("--batch-size", type=_positive_int, default=None,
-                       help="default: fit's own")
+                       help="samples per step (default: fit's own, 32)")
     train.add_argument("--seed", type=_seed, default=0, help="default: 0")
     train.add_argument("-o", "--output", default="chainrule-train", metavar="DIR",
                        help="output folder (default: ./chainrule-train)")
+    train.add_argument("--no-standardize", action="store_true",
+                       help="feed the raw coordinates (default: rescale to mean 0, std 1)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
     return parser

@@ -198,7 +198,9 @@ def plot_decision_boundary(
         t = _threshold_for(model) if threshold is None else float(threshold)
         scores = out.reshape(gx.shape)
         finite = scores[np.isfinite(scores)]
-        span = float(np.max(np.abs(finite - t))) if finite.size else 1.0
+        # the 90th percentile, not the maximum: a ReLU net's scores grow without bound
+        # away from the data, and the far corners would wash out the colours near it
+        span = float(np.percentile(np.abs(finite - t), 90)) if finite.size else 1.0
         span = span if span > 0 else 1.0
         from matplotlib.colors import LinearSegmentedColormap
 
@@ -226,7 +228,7 @@ def plot_decision_boundary(
     ax.set_ylabel("x2")
     ax.legend(loc="upper right", frameon=True, fontsize=8)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=10)
     return fig
 
 
