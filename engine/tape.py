@@ -398,10 +398,10 @@ class _Block:
             return values.reshape((npos, k, *width))
         return values.reshape((k, npos, *width)).swapaxes(0, 1)
 
-    def contributions(self, ds: list, g: np.ndarray, work: _Work) -> np.ndarray:
+    def contributions(self, ds: Sequence, g: np.ndarray, work: _Work) -> np.ndarray:
         """``d * g`` for each operand slot of the block, shape ``(positions or 1, *g.shape)``."""
-        if all(type(d) is float for d in ds):
-            if all(d == 1.0 for d in ds):  # 1.0 * g == g exactly, nan and inf included
+        if _all_floats(ds):
+            if ds.count(1.0) == len(ds):  # 1.0 * g == g exactly, nan and inf included
                 return g[None]
             buf = work.buffer(self, "c", (len(ds), *g.shape))
             return np.multiply(np.array(ds).reshape((-1,) + (1,) * g.ndim), g, out=buf)
@@ -410,8 +410,10 @@ class _Block:
             np.multiply(d, g, out=buf[j])
         return buf
 
-    def batch_sums(self, ds: list, g: np.ndarray) -> np.ndarray:
+    def batch_sums(self, ds: Sequence, g: np.ndarray) -> np.ndarray:
         """Batch sums of ``d * g`` for the shared operands of a per-sample group."""
+        if _all_floats(ds) and ds.count(1.0) == len(ds):
+            return g.sum(axis=-1)[None]
         g_sum = None
         sums = []
         for d in ds:
@@ -427,8 +429,8 @@ class _Block:
 class _Group:
     """Nodes with the same op, arity, argument and operand layout at the same depth."""
 
-    __slots__ = ("rule", "kernel", "arg", "nary", "arity", "per_sample", "depth", "start",
-                 "stop", "blocks", "nodes")
+    __slots__ = ("rule", "kernel", "arg", "nary", "is_sum", "arity", "per_sample", "depth",
+                 "start", "stop", "blocks", "nodes", "single")
 
     def __init__(self, rule: Rule, arg: Any, arity: int, per_sample: bool, depth: int,
                  nodes: list[Value]) -> None:
@@ -437,26 +439,25 @@ class _Group:
         self.kernel = KERNELS[rule.name]
         self.arg = arg
         self.nary = rule.arity == 0
+        self.is_sum = rule.name == "sum"
         self.arity = arity
+        self.single = False  # set by Tape._build: one block holds slots 0..arity-1 in order
         self.per_sample = per_sample
         self.nodes = nodes  # the recorded Values (for messages)
         self.start = self.stop = 0
         self.blocks: list[_Block] = []  # the per-sample block (if any) comes first
 
     def run(self, shared: np.ndarray, rows: np.ndarray, work: _Work) -> list[np.ndarray]:
-        """Compute the group's outputs into its rows; return the operands (for backward)."""
+        """Compute the group's outputs into its rows; return the gathered operand blocks."""
         per_sample = self.per_sample
-        xs: list[Any] = [None] * self.arity
         parts = []
         for block in self.blocks:
             values = block.gather(shared if block.shared else rows, work)
             if per_sample and block.shared:
                 values = values[..., None]  # a batch axis of length 1, to broadcast
             parts.append(values)
-            for j, p in enumerate(block.positions):
-                xs[p] = values[j]
         out = (rows if per_sample else shared)[self.start:self.stop]
-        if self.rule.name == "sum":
+        if self.is_sum:
             # One reduction per block instead of arity - 1 additions.
             for i, values in enumerate(parts):
                 if i == 0:
@@ -467,16 +468,34 @@ class _Group:
                 else:
                     np.add(out, values[0] if len(values) == 1 else values.sum(axis=0), out=out)
         elif self.nary:
-            self.kernel(xs, self.arg, out)
+            self.kernel(self.operands(parts), self.arg, out)
         else:
-            self.kernel(*xs, self.arg, out)
+            self.kernel(*self.operands(parts), self.arg, out)
+        return parts
+
+    def operands(self, parts: list[np.ndarray]) -> Sequence[np.ndarray]:
+        """The operand of each slot, in order. When one block holds every slot, its
+        ``(positions, k, ...)`` array is that sequence already (an n-ary sum of 337
+        terms would otherwise cost 337 Python-level views)."""
+        if self.single:
+            return parts[0]
+        xs: list[Any] = [None] * self.arity
+        for block, values in zip(self.blocks, parts):
+            for j, p in enumerate(block.positions):
+                xs[p] = values[j]
         return xs
 
-    def local(self, out: np.ndarray, xs: list[np.ndarray]) -> tuple:
+    def local(self, out: np.ndarray, parts: list[np.ndarray]) -> Sequence:
         """The rule's local derivatives, one per operand slot."""
+        xs = self.operands(parts)
         if self.nary:
-            return self.rule.local(ARRAYS, out, tuple(xs), self.arg)
+            return self.rule.local(ARRAYS, out, xs, self.arg)
         return self.rule.local(ARRAYS, out, *xs, self.arg)
+
+
+def _all_floats(ds: Sequence) -> bool:
+    """True when every local derivative is a Python float (checked at C speed)."""
+    return set(map(type, ds)) == {float}
 
 
 def _describe(node: Value, value: float | None = None) -> str:
@@ -665,6 +684,7 @@ class Tape:
                 keep = np.array([[kind[_parents(n)[p]] != _CONST for n in group.nodes]
                                  for p in positions], dtype=bool)
                 group.blocks.append(_Block(shared, positions, index, _scatter_plan(index, keep)))
+            group.single = len(group.blocks) == 1
 
         self.params = params
         self.n_inputs = len(inputs)
@@ -765,16 +785,16 @@ class Tape:
             p.grad += g
         return grads[: self.n_inputs].T.copy()
 
-    def _backward_group(self, group: _Group, xs: list, values: np.ndarray, grads: np.ndarray,
+    def _backward_group(self, group: _Group, parts: list, values: np.ndarray, grads: np.ndarray,
                         grads_shared: np.ndarray, work: _Work, anomaly: bool) -> None:
         g = grads[group.start:group.stop]
-        local = group.local(values[group.start:group.stop], xs)
+        local = group.local(values[group.start:group.stop], parts)
         per_sample = group.per_sample
         for block in group.blocks:
             plan = block.scatter
             if plan is None:
                 continue
-            ds = [local[p] for p in block.positions]
+            ds = local if group.single else [local[p] for p in block.positions]
             if anomaly:
                 self._check_backward(group, block, block.contributions(ds, g, work), ds, g)
             if not block.shared:
@@ -826,12 +846,12 @@ class Tape:
         if get_mode() & QUIET:
             return
         found: dict[str, tuple[float, np.ndarray]] = {}  # op -> (first value, samples hit)
-        for group, xs in zip(self._shared_groups + self._row_groups, saved):
+        for group, parts in zip(self._shared_groups + self._row_groups, saved):
             out = (rows if group.per_sample else shared)[group.start:group.stop]
             bad = ~np.isfinite(out)
             if not bad.any():
                 continue
-            for x in xs:
+            for x in group.operands(parts):
                 bad &= np.isfinite(x)
             if bad.any():
                 hit = bad.any(axis=0) if group.per_sample else np.ones(batch, dtype=bool)
@@ -845,12 +865,13 @@ class Tape:
                 stacklevel=3,
             )
 
-    def _check_forward(self, group: _Group, xs: list, out: np.ndarray) -> None:
+    def _check_forward(self, group: _Group, parts: list, out: np.ndarray) -> None:
         if not _nonfinite(out):
             return
         i, *b = np.argwhere(~np.isfinite(out))[0]
         at = tuple(b)
-        operands = [float(np.broadcast_to(x, out.shape)[(i, *at)]) for x in xs]
+        operands = [float(np.broadcast_to(x, out.shape)[(i, *at)])
+                    for x in group.operands(parts)]
         finite = all(math.isfinite(v) for v in operands)
         node = group.nodes[i]
         involved = ", ".join(_describe(p, v) for p, v in zip(_parents(node), operands))
