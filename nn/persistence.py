@@ -201,7 +201,9 @@ def _parse(raw: bytes, allow_nonfinite: bool) -> Any:
     except RecursionError:
         raise _Error("the JSON is nested too deeply") from None
     except json.JSONDecodeError as e:
-        if e.pos >= len(text.rstrip()):
+        # An unterminated string runs to the end of the text (a raw newline inside a
+        # string is a different error), so both cases mean the file was cut short.
+        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
             raise _Error(f"the JSON ends too early (truncated file?): {e.msg} at line "
                        f"{e.lineno} column {e.colno}") from None
         raise _Error(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
