@@ -114,3 +114,18 @@ def test_bad_arguments(mlp_loss):
         draw_summary(loss, model=3)
     with pytest.raises(TypeError, match=r"model\[0\] is int, not a Value"):
         draw_summary(loss, model=[1, 2])
+
+
+def test_a_batch_shares_weights_and_they_stay_inside_the_boxes():
+    from chainrule.nn import make_moons
+
+    xs, ys = make_moons(4, seed=0)
+    model = MLP(2, [8, 8, 1], activation="tanh", seed=0)
+    loss = mse_loss([model(row) for row in xs], [float(t) for t in ys])
+    loss.backward()
+    src = draw_summary(loss, model=model, level="layer").source
+    assert len(re.findall(r"^\s*n\d+ \[label=", src, re.M)) == 12  # 3 layers x 4 samples
+    assert "<b>w0</b>" not in src and "<b>b</b>" not in src
+    # without the model the shared weights are not recognised, and the error says so
+    with pytest.raises(GraphTooLargeError, match="pass model="):
+        draw_summary(loss, level="layer", max_nodes=100)

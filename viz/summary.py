@@ -149,10 +149,14 @@ def find_neurons(order: list[Value], model: Any = None) -> list[NeuronView]:
             neuron = NeuronView(node, weights, bias, inputs, products, out)
             neuron.name = _neuron_name(bias if bias is not None else weights[0], names)
             neuron.members = {node, out, *products}
-            # a parameter used elsewhere (a penalty term) stays drawn on its own
-            neuron.members.update(p for p in (*weights, bias)
-                                  if p is not None and len(users[p]) == 1)
             neurons.append(neuron)
+    # A parameter disappears into its neurons' boxes when every use of it is inside
+    # some neuron (one sample, or a batch sharing the weights); one that also feeds
+    # something else (a penalty term) stays drawn on its own.
+    inside = set().union(*(n.members for n in neurons)) if neurons else set()
+    for n in neurons:
+        n.members.update(p for p in (*n.weights, n.bias)
+                         if p is not None and all(u in inside for u in users[p]))
     return neurons
 
 
@@ -227,7 +231,11 @@ def draw_summary(
             hidden.update(n.members - {n.z, n.out})
     plain = [v for v in order if v not in box_of and v not in hidden]
     if limit is not None and len(plain) + len(groups) > limit:
-        raise too_large(limit, "summarised graph")
+        error = too_large(limit, "summarised graph")
+        if model is None:
+            error.args = (error.args[0] + "; pass model= so that weights shared by "
+                          "several samples are recognised as parameters",)
+        raise error
 
     dot = new_digraph(style)
     if level == "neuron":
