@@ -426,3 +426,27 @@ def test_binary_edges_agree_with_torch(name):
                 torch, lambda s, t: theirs(s, t, torch), x, y)
             assert _agree(out.data, value), (name, x, y, out.data, value)
             assert _agree(a.grad, da) and _agree(b.grad, db), (name, x, y, a.grad, b.grad, da, db)
+
+
+# -- piecewise code and inf * 0 (BAD_INPUTS 24) ------------------------------------------------
+
+
+def test_masking_after_an_infinite_derivative_gives_nan_and_the_safe_input_pattern_fixes_it():
+    """A branch selected by multiplying with a 0/1 mask still runs backward through the
+    unselected branch: at x = 0, 0 * sqrt(x) has local derivative 0 * inf = nan. Feed the
+    op a safe input instead (the "double where" pattern), or branch in Python: only the
+    branch taken is recorded."""
+    x = Value(0.0)
+    mask = 0.0  # "x > 0" is false: the sqrt branch is not wanted
+    (mask * x.sqrt()).backward()
+    assert math.isnan(x.grad)
+
+    x = Value(0.0)
+    safe = x * mask + (1.0 - mask) * 1.0  # sqrt sees 1.0 where the branch is masked off
+    (mask * safe.sqrt()).backward()
+    assert x.grad == 0.0
+
+    x = Value(0.0)
+    y = x.sqrt() if x.data > 0 else x * 0.0
+    y.backward()
+    assert x.grad == 0.0

@@ -407,3 +407,25 @@ def test_anomaly_in_a_task_does_not_leak_to_another():
         return await asyncio.gather(strict(), lax())
 
     assert asyncio.run(main()) == [True, False]
+
+
+def test_separate_graphs_in_separate_threads_match_a_serial_run():
+    """Backward on *shared* parameters from several threads at once is not supported
+    (``grad += g`` is not atomic, BAD_INPUTS 64); separate graphs are independent."""
+
+    def work(seed: float) -> list[float]:
+        xs = [Value(seed + i / 10) for i in range(50)]
+        out = Value.sum([(x * x).tanh() * x.exp() for x in xs])
+        for _ in range(20):
+            out.backward()
+        return [x.grad for x in xs]
+
+    serial = [work(float(s)) for s in range(4)]
+    results: dict[int, list[float]] = {}
+    threads = [threading.Thread(target=lambda s=s: results.__setitem__(s, work(float(s))))
+               for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[s] for s in range(4)] == serial
