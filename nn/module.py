@@ -257,6 +257,9 @@ class Module:
     """
 
     training: bool = True
+    trace_safe: bool = False
+    """Set to True in a subclass whose forward pass builds the same ops for every input
+    (no Python ``if`` on ``.data``, no randomness); see :attr:`traceable`."""
 
     # -- structure --------------------------------------------------------------------------
     def _walk(self) -> Iterator[tuple[str, Any]]:
@@ -339,12 +342,16 @@ class Module:
     @property
     def traceable(self) -> bool:
         """True when a forward pass builds the same graph shape for every input and has
-        no randomness, so one recorded sample can be replayed on a batch. False when a
-        sub-module (an active Dropout) draws random numbers in the forward pass."""
+        no randomness, so one recorded sample can be replayed on a batch.
+
+        False when a sub-module draws random numbers (an active Dropout), or is a
+        subclass defined outside this package that has not declared
+        ``trace_safe = True`` (its forward might branch on values).
+        """
         return all(m._traceable_self() for m in _all_modules(self))
 
     def _traceable_self(self) -> bool:
-        return True
+        return type(self).trace_safe
 
     # -- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, float]:
@@ -448,6 +455,8 @@ class Neuron(Module):
         0.244919
     """
 
+    trace_safe = True
+
     def __init__(
         self,
         nin: int,
@@ -486,6 +495,8 @@ class Layer(Module):
         >>> type(out).__name__, len(out)
         ('list', 2)
     """
+
+    trace_safe = True
 
     def __init__(
         self,
@@ -537,6 +548,8 @@ class MLP(Module):
         >>> type(model([0.5, -1.0])).__name__, len(model.parameters())
         ('Value', 337)
     """
+
+    trace_safe = True
 
     def __init__(
         self,
@@ -625,7 +638,7 @@ class Dropout(Module):
         return [v * (0.0 if rand() < self.p else keep) for v in xs]
 
     def _traceable_self(self) -> bool:
-        return not (self.training and self.p > 0.0)
+        return not (self.training and self.p > 0.0)  # random in training mode
 
     def architecture(self) -> dict[str, Any]:
         return {"type": "Dropout", "p": self.p, "seed": self.seed}
@@ -646,6 +659,8 @@ class Maxout(Module):
         >>> m, len(m.parameters())
         (Maxout(2 -> 3, pieces=2), 18)
     """
+
+    trace_safe = True
 
     def __init__(
         self,
@@ -682,6 +697,8 @@ class Maxout(Module):
 
 
 class _MaxoutUnit(Module):
+    trace_safe = True
+
     def __init__(self, nin: int, pieces: int, rng: random.Random, init: str,
                  fan_out: int) -> None:
         self.pieces = [Neuron(nin, "linear", rng, init=init, fan_out=fan_out)
@@ -705,6 +722,8 @@ class Sequential(Module):
         >>> len(net.eval()([0.5, -0.5]))
         1
     """
+
+    trace_safe = True
 
     def __init__(self, *layers: Module) -> None:
         if not layers:

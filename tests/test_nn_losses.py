@@ -22,6 +22,8 @@ from chainrule.nn import (
     mse_loss,
     softmax,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def values(xs):
@@ -389,3 +391,31 @@ def test_accuracy_binary_and_multiclass():
         accuracy([0.1, 0.2], [1])
     with pytest.raises(ValueError, match=r"empty batch"):
         accuracy([], [])
+
+
+# -- properties -------------------------------------------------------------------------------
+
+logit_lists = st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(logit_lists, st.floats(-50.0, 50.0))
+def test_softmax_is_a_distribution_and_shift_invariant(logits, shift):
+    probs = [p.data for p in softmax(logits)]
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    assert math.fsum(probs) == pytest.approx(1.0, abs=1e-12)
+    shifted = [p.data for p in softmax([z + shift for z in logits])]
+    assert shifted == pytest.approx(probs, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(logit_lists, st.data())
+def test_cross_entropy_is_finite_non_negative_and_equals_minus_log_softmax(logits, data):
+    target = data.draw(st.integers(0, len(logits) - 1))
+    z = values(logits)
+    loss = cross_entropy(z, target)
+    assert math.isfinite(loss.data) and loss.data >= 0.0
+    assert loss.data == pytest.approx(-log_softmax(logits)[target].data, rel=1e-12, abs=1e-12)
+    loss.backward()
+    assert all(math.isfinite(g) for g in grads(z))
+    assert math.fsum(grads(z)) == pytest.approx(0.0, abs=1e-9)  # softmax - one-hot sums to 0

@@ -480,6 +480,22 @@ def test_dropout_is_seeded_and_checks_p():
         Dropout("0.5")
 
 
+def test_custom_modules_are_traceable_only_when_they_say_so():
+    class Branchy(Module):
+        def __init__(self):
+            self.w = Value(1.0)
+
+        def __call__(self, x):
+            return self.w * x if x.data > 0 else self.w  # the graph depends on the data
+
+    class Affine(Branchy):
+        trace_safe = True
+
+    assert not Branchy().traceable
+    assert Affine().traceable
+    assert not Sequential(Layer(1, 1, seed=0), Branchy()).traceable
+
+
 def test_traceable_is_false_only_while_dropout_is_active():
     net = Sequential(Layer(2, 4, seed=0), Dropout(0.5, seed=0), Layer(4, 1, "linear", seed=0))
     assert MLP(2, [3, 1], seed=0).traceable
@@ -577,3 +593,15 @@ def test_seed_004_single_sigmoid_neuron():
     # the slide truncates to 9 decimals (0.1974669435... is printed 0.197466943)
     assert n.b.data == pytest.approx(1.821556479, abs=1e-9)
     assert [w.data for w in n.w] == pytest.approx([0.499155648, 0.197466943], abs=1e-9)
+
+
+# -- the examples in the docstrings hold ---------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["module", "losses", "optim", "data", "training", "persistence"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"chainrule.nn.{name}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

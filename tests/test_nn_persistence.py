@@ -23,6 +23,8 @@ from chainrule.nn import (
     persistence,
     save,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def bits(model):
@@ -61,6 +63,17 @@ def test_round_trip_is_bit_exact(tmp_path):
     assert repr(again) == repr(model)
     x = [0.3, -0.7]
     assert again(x).data == model(x).data
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=13, max_size=13))
+def test_any_finite_floats_round_trip_bit_exactly(tmp_path, numbers):
+    model = MLP(2, [3, 1], seed=0)
+    model.load_state_dict(dict(zip(model.state_dict(), numbers)))
+    path = tmp_path / "h.json"
+    model.save(path)
+    assert bits(load(path)) == bits(model)
 
 
 @pytest.mark.parametrize(
