@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from chainrule.engine import Value, no_grad
+
+if TYPE_CHECKING:
+    import numpy as np
 
 GREEN = "#1a7f37"
 RED = "#cf222e"
@@ -135,6 +137,8 @@ def predict_grid(model: Any, points: np.ndarray) -> np.ndarray:
     one scalar forward pass per point under ``no_grad``. Returns an (n,) array for a
     one-output model, else (n, K).
     """
+    import numpy as np
+
     out = _tape_outputs(model, points)
     if out is not None:
         return out[:, 0] if out.shape[1] == 1 else out
@@ -173,6 +177,8 @@ def plot_decision_boundary(
     Example:
         >>> fig = plot_decision_boundary(model, X, y)  # doctest: +SKIP
     """
+    import numpy as np
+
     X = np.asarray(X, dtype=float)  # noqa: N806
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -262,6 +268,8 @@ def plot_grad_magnitudes(source: Any, *, title: str | None = None, labels:
         >>> fig = plot_grad_magnitudes([1e-1, 3e-3, 2e-5])
         >>> fig.savefig("grads.png")  # doctest: +SKIP
     """
+    import numpy as np
+
     if hasattr(source, "layers"):
         data: Any = layer_grad_magnitudes(source)
     else:
@@ -316,6 +324,8 @@ _ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
 def activation_curve(fn: str | Callable[[Value], Value], xs: Sequence[float]
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Values and derivatives of an activation at ``xs``, computed with the engine."""
+    import numpy as np
+
     f = _ACTIVATIONS.get(fn) if isinstance(fn, str) else fn
     if f is None:
         raise ValueError(f"unknown activation {fn!r}; choose from {', '.join(_ACTIVATIONS)} "
@@ -347,6 +357,8 @@ def plot_activation(fn: str | Callable[[Value], Value], *, xmin: float = -5.0,
         >>> fig = plot_activation("sigmoid")
         >>> fig.savefig("sigmoid.png")  # doctest: +SKIP
     """
+    import numpy as np
+
     if not (isinstance(xmin, (int, float)) and isinstance(xmax, (int, float))
             and math.isfinite(xmin) and math.isfinite(xmax) and xmin < xmax):
         raise ValueError(f"need finite xmin < xmax, got xmin={xmin!r}, xmax={xmax!r}")
