@@ -18,6 +18,7 @@ from chainrule.engine import Value, no_grad
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.figure import Figure
 
 GREEN = "#1a7f37"
 RED = "#cf222e"
@@ -25,7 +26,7 @@ BLUE = "#0969da"
 ORANGE = "#bc4c00"
 
 
-def _figure(**kwargs: Any):
+def _figure(**kwargs: Any) -> Figure:
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -60,7 +61,8 @@ def _series(history: Any) -> dict[str, list[float]]:
     return series
 
 
-def plot_history(history: Any, *, title: str | None = None, log_loss: bool = False):
+def plot_history(history: Any, *, title: str | None = None,
+                 log_loss: bool = False) -> Figure:
     """Loss (left) and accuracy (right) per epoch, training and validation.
 
     ``history`` is what ``chainrule.nn.fit`` returns, or any mapping of names to lists
@@ -163,7 +165,7 @@ def plot_decision_boundary(
     predict: Callable[[np.ndarray], Any] | None = None,
     title: str | None = None,
     margin: float = 0.5,
-):
+) -> Figure:
     """The regions a 2-D classifier assigns to each class, with the data points on top.
 
     The model is evaluated on a ``resolution x resolution`` grid (with the engine's tape
@@ -256,8 +258,8 @@ def layer_grad_magnitudes(model: Any) -> list[float]:
     return out
 
 
-def plot_grad_magnitudes(source: Any, *, title: str | None = None, labels:
-                         Sequence[str] | None = None):
+def plot_grad_magnitudes(source: Any, *, title: str | None = None,
+                         labels: Sequence[str] | None = None) -> Figure:
     """Mean gradient magnitude per layer, on a log scale: vanishing gradients at a glance.
 
     ``source`` is a model with ``.layers`` (its current gradients, one bar per layer), a
@@ -345,7 +347,8 @@ def activation_curve(fn: str | Callable[[Value], Value], xs: Sequence[float]
 
 
 def plot_activation(fn: str | Callable[[Value], Value], *, xmin: float = -5.0,
-                    xmax: float = 5.0, points: int = 401, title: str | None = None):
+                    xmax: float = 5.0, points: int = 401,
+                    title: str | None = None) -> Figure:
     """An activation function (left) beside its derivative (right), both from the engine.
 
     ``fn`` is a name (``relu``, ``tanh``, ``sigmoid``, ``leaky_relu``, ``elu``,
