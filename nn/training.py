@@ -482,8 +482,7 @@ def fit(
         for p in params:
             p.grad = 0.0
 
-    from tqdm.auto import tqdm
-
+    tqdm = _tqdm()
     was_training = model.training
     best_loss, best_weights, waited, step = math.inf, None, 0, 0
     bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress,
@@ -557,6 +556,20 @@ def fit(
         for p, w in zip(params, best_weights):
             p.data = w
     return history
+
+
+def _tqdm() -> Any:
+    """tqdm's notebook widget when ipywidgets is there, else the text bar.
+
+    (``tqdm.auto`` without ipywidgets warns in every notebook before falling back.)
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
 
 
 def _positive_int(x: Any, name: str) -> int:
