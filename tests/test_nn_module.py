@@ -434,6 +434,17 @@ def test_load_state_dict_checks_everything_before_assigning_anything():
         m.load_state_dict([0.0] * 13)
 
 
+def test_deepcopy_gives_an_independent_model():
+    import copy
+
+    m = MLP(2, [3, 1], "leaky_relu", seed=0)
+    c = copy.deepcopy(m)
+    assert c.state_dict() == m.state_dict() and repr(c) == repr(m)
+    c.parameters()[0].data += 1.0
+    assert c.state_dict() != m.state_dict()
+    assert c([0.5, 0.5]).data != m([0.5, 0.5]).data or c.parameters()[0].data != 0.0
+
+
 # -- reprs ------------------------------------------------------------------------------------
 
 def test_reprs_tell_the_architecture():
