@@ -23,8 +23,8 @@ hand (forward and backward), and PyTorch CPU float64 when installed.
 Method: every engine runs in its own worker process (one engine's garbage must not slow
 another). Repetitions alternate between the engines (A B C ... A B C ...); each
 repetition runs enough iterations for about 0.3 s; the table shows the median over
-repetitions of the time per iteration. Peak memory is measured in a fresh process per
-engine (one untimed run): the growth of the peak resident set, and the peak of Python's
-traced allocations (``tracemalloc``; it does not see PyTorch's tensors). Workers run with
-one BLAS/OpenMP thread.
+repetitions of the time per iteration. Peak memory (chain and mlp_step) is measured in a
+fresh process per engine (one untimed run): the growth of the peak resident set, and the
+peak of Python's traced allocations (``tracemalloc``; it does not see PyTorch's tensors).
+Workers run with one BLAS/OpenMP thread.
 """

@@ -52,7 +52,8 @@ What is recorded, and what is not
   in the rule table. Record without dropout (evaluation mode).
 * n-ary ops (``Value.sum``, ``Value.max``) of any arity are fine; nodes of different
   arities simply run in different groups.
-* A tape is not thread-safe: ``forward`` keeps the values that ``backward`` uses.
+* A tape is not thread-safe: ``forward`` keeps the values that ``backward`` uses, in
+  arrays preallocated per batch size (the last two sizes; :meth:`Tape.release` frees them).
 
 How the replay is fast
 ----------------------
@@ -739,14 +740,20 @@ class Tape:
         return out
 
     def _work_for(self, batch: int) -> _Work:
-        """The preallocated arrays for this batch size (the last few sizes are kept)."""
+        """The preallocated arrays for this batch size (the last two sizes are kept)."""
         work = self._works.pop(batch, None)
         if work is None:
             work = _Work(self._n_rows, batch)
-            while len(self._works) >= 3:
+            while len(self._works) >= 2:  # mini-batches: the batch size and the last one
                 del self._works[next(iter(self._works))]
         self._works[batch] = work  # most recently used last
         return work
+
+    def release(self) -> None:
+        """Free the arrays kept between calls (about ``2 * nodes * batch * 8`` bytes per
+        batch size, for the last two sizes); the next ``forward`` makes them again."""
+        self._works.clear()
+        self._state = None
 
     def backward(self, grad_outputs: Any = None) -> np.ndarray:
         """Backpropagate the last ``forward``: add the batch sum of the parameter

@@ -349,6 +349,19 @@ def test_batch_sizes_can_change_between_calls():
         assert tape.backward().shape == (size, 2)
 
 
+def test_release_frees_the_kept_arrays_and_forward_makes_them_again():
+    p = Value(2.0)
+    tape = Tape.record(lambda xs: p * xs[0], [1.0], [p])
+    for size in (3, 4, 5):
+        tape.forward(np.ones((size, 1)))
+    assert sorted(tape._works) == [4, 5]  # the last two batch sizes
+    tape.release()
+    assert tape._works == {}
+    with pytest.raises(RuntimeError, match=r"call forward\(X\) first"):
+        tape.backward()
+    assert tape.forward([[3.0]]).tolist() == [[6.0]]
+
+
 def test_an_empty_batch_gives_empty_results():
     p = Value(2.0)
     tape = Tape.record(lambda xs: (p * xs[0]).tanh(), [1.0], [p])
