@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .modes import _quiet, no_grad
+from .modes import _quiet, is_anomaly_enabled, no_grad
 from .value import (
     Value,
     _interior_nodes,
@@ -21,6 +21,7 @@ from .value import (
     _parents,
     _to_float,
     as_values,
+    raise_anomaly,
     value_local_grads,
 )
 
@@ -47,32 +48,39 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
         raise RuntimeError(f"grad: the output ({output!r}) was computed under no_grad "
                            "and has no graph")
     order = [] if output._a is None else _interior_nodes(output)
+    anomaly = is_anomaly_enabled()
     if create_graph:
-        grads = _backward_values(output, order)
+        grads = _backward_values(output, order, anomaly)
         return [grads.get(x) or _leaf(0.0) for x in inputs]
     grads = {output: 1.0}
     get = grads.get
     for node in order:
         g = grads[node]
-        for parent, d in zip(_parents(node), node.local_grads):
-            grads[parent] = get(parent, 0.0) + d * g
+        for i, (parent, d) in enumerate(zip(_parents(node), node.local_grads)):
+            contribution = d * g
+            if anomaly and not math.isfinite(contribution):
+                raise_anomaly(node, i, parent, d, g, contribution)
+            grads[parent] = get(parent, 0.0) + contribution
     return [Value(grads.get(x, 0.0)) for x in inputs]
 
 
-def _backward_values(output: Value, order: list[Value]) -> dict[Value, Value]:
+def _backward_values(output: Value, order: list[Value], anomaly: bool) -> dict[Value, Value]:
     # Built with grad mode on (even inside no_grad) and quiet: the derivative graph of
-    # log at 0, say, holds an inf on purpose, and backward stays silent.
+    # log at 0, say, holds an inf on purpose, and backward stays silent. In anomaly
+    # mode the contributions are checked here rather than every op of the rules.
     with _quiet():
         grads: dict[Value, Value] = {output: _leaf(1.0)}
         for node in order:
             g = grads[node]
-            for parent, d in zip(_parents(node), value_local_grads(node)):
+            for i, (parent, d) in enumerate(zip(_parents(node), value_local_grads(node))):
                 if type(d) is float:
                     if d == 0.0 and math.isfinite(g.data):
                         continue  # a constant zero derivative adds nothing
                     contribution = g if d == 1.0 else d * g
                 else:
                     contribution = d * g
+                if anomaly and not math.isfinite(contribution.data):
+                    raise_anomaly(node, i, parent, d, g, contribution)
                 acc = grads.get(parent)
                 grads[parent] = contribution if acc is None else acc + contribution
     return grads

@@ -153,13 +153,26 @@ class detect_anomaly(_ModeSwitch):  # noqa: N801 - named like torch.autograd.det
 
 
 class _quiet(_ModeSwitch):  # noqa: N801
-    """Internal: silence non-finite warnings while backward builds derivative graphs."""
+    """Internal: the mode in which backward builds derivative graphs (``create_graph``).
+
+    Recording on, warnings off, and no anomaly checks on each op: a rule may compute
+    an inf in a branch that ``where`` then discards (``0 ** -1`` for the base
+    derivative of ``0 ** 0``). Backward checks the gradients it adds up instead.
+    """
 
     _set = QUIET | GRAD
+    _clear = ANOMALY
 
 
 class set_grad_enabled(_ModeSwitch):  # noqa: N801 - named like torch.set_grad_enabled
-    """Context manager that turns graph recording on or off (``mode`` is a bool)."""
+    """Turn graph recording on or off (``mode`` is a bool), as ``torch.set_grad_enabled``.
+
+    Called as a statement it switches the mode of the current thread / task at once;
+    as a context manager it restores the previous mode on exit; as a decorator it
+    switches only while the function runs.
+    """
+
+    _pending = False  # True between the switch made by __init__ and __enter__ adopting it
 
     def __new__(cls, mode: bool) -> set_grad_enabled:
         return object.__new__(cls)
@@ -170,3 +183,17 @@ class set_grad_enabled(_ModeSwitch):  # noqa: N801 - named like torch.set_grad_e
         super().__init__()
         self._set = GRAD if mode else 0
         self._clear = 0 if mode else GRAD
+        self._tokens.append(_MODE.set((_MODE.get() | self._set) & ~self._clear))
+        self._pending = True
+
+    def __enter__(self) -> set_grad_enabled:
+        if self._pending:
+            self._pending = False  # `with set_grad_enabled(m):` switched in __init__
+            return self
+        return super().__enter__()
+
+    def __call__(self, func: Any) -> Any:
+        if self._pending:  # used as a decorator: undo the switch made at decoration time
+            _MODE.reset(self._tokens.pop())
+            self._pending = False
+        return super().__call__(func)

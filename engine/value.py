@@ -67,6 +67,8 @@ def _to_float(data: Any, what: str = "Value") -> float:
             number = float(data)
         except OverflowError:
             number = None
+        except ValueError:  # a signaling Decimal NaN refuses float()
+            raise ValueError(f"{what}: cannot convert {data!r} to a float") from None
         # float() raises for an int or Fraction beyond the float range, but silently
         # gives inf for a Decimal or a numpy long double: refuse both alike.
         if number is None or (number in _INFINITIES and data != number):
@@ -562,12 +564,14 @@ class Value:
 _ALWAYS_VALUE = itertools.repeat(Value)  # for a C-speed "all items are Values" check
 
 
-def _cmp(other: Any) -> float:
+def _cmp(other: Any) -> Any:
     if isinstance(other, Value):
         return other.data
     if isinstance(other, bool) or not isinstance(other, (numbers.Real, decimal.Decimal)):
         raise TypeError(f"cannot compare Value with {type(other).__name__}")
-    return float(other)
+    # Python compares a float with an int, Fraction or Decimal exactly (no overflow for
+    # 10**400); everything else real is converted.
+    return other if isinstance(other, (int, numbers.Rational, decimal.Decimal)) else float(other)
 
 
 def _param(x: Any, name: str, finite: bool = True) -> float:
@@ -659,12 +663,21 @@ def _backward_checked(order: list[Value]) -> None:
         for i, (parent, d) in enumerate(zip(_parents(node), node.local_grads)):
             contribution = d * g
             if not _isfinite(contribution):
-                raise FloatingPointError(
-                    f"backward of {node._op.name} ({_describe(node)}) gave {contribution!r} "
-                    f"for its input {i} ({_describe(parent)}): local derivative {d!r} "
-                    f"times upstream gradient {g!r}"
-                )
+                raise_anomaly(node, i, parent, d, g, contribution)
             parent.grad += contribution
+
+
+def raise_anomaly(node: Value, i: int, parent: Value, d: Any, g: Any, contribution: Any) -> None:
+    """Raise anomaly mode's FloatingPointError for a non-finite gradient contribution."""
+    raise FloatingPointError(
+        f"backward of {node._op.name} ({_describe(node)}) gave {_number(contribution)!r} "
+        f"for its input {i} ({_describe(parent)}): local derivative {_number(d)!r} "
+        f"times upstream gradient {_number(g)!r}"
+    )
+
+
+def _number(x: Any) -> float:
+    return x.data if isinstance(x, Value) else x
 
 
 class _ValueBackend:

@@ -304,3 +304,15 @@ def test_invariants_hold_under_python_dash_o():
         "TypeError Value needs a real number, got str",
         "ValueError clamp needs lo <= hi, got lo=1, hi=0",
     ]
+
+
+def test_comparisons_with_numbers_beyond_the_float_range_are_exact():
+    assert Value(1.0) < 10**400 and not Value(1.0) > 10**400
+    assert Value(1e308) > -(10**400)
+    assert Value(0.5) > fractions.Fraction(1, 3)
+    assert Value(0.1) < decimal.Decimal("0.1000000000000000056")  # 0.1 is 0.10000000000000000555
+
+
+def test_a_signaling_decimal_nan_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"cannot convert Decimal\('sNaN'\) to a float"):
+        Value(decimal.Decimal("sNaN"))

@@ -228,6 +228,34 @@ def test_set_grad_enabled_as_decorator_and_its_argument_check():
         set_grad_enabled(None)
 
 
+def test_set_grad_enabled_as_a_statement_switches_at_once_like_torch():
+    x = Value(1.0)
+    try:
+        set_grad_enabled(False)
+        assert not is_grad_enabled() and not records(x + 1)
+        set_grad_enabled(True)
+        assert is_grad_enabled() and records(x + 1)
+    finally:
+        set_grad_enabled(True)
+    switch = set_grad_enabled(False)  # decorating must not leave the mode switched
+    assert not is_grad_enabled()
+    wrapped = switch(is_grad_enabled)
+    assert is_grad_enabled() and wrapped() is False and is_grad_enabled()
+
+
+def test_anomaly_mode_ignores_discarded_branches_of_create_graph_rules():
+    """0 ** 0 computes 0 ** -1 = inf in a branch that ``where`` throws away; only the
+    gradients that are added up are checked, so this is no anomaly."""
+    with detect_anomaly():
+        a, b = Value(0.0), Value(0.0)
+        da, db = grad(a**b, [a, b], create_graph=True)
+        assert (da.data, db.data) == (0.0, 0.0)
+        x = Value(0.0, label="x")
+        for create_graph in (False, True):
+            with pytest.raises(FloatingPointError, match=r"backward of sqrt.*\(x=0\.0\)"):
+                grad(x.sqrt() * 1.0, [x], create_graph=create_graph)
+
+
 def test_the_same_no_grad_object_can_be_entered_twice():
     ng = no_grad()
     with ng:
