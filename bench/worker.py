@@ -10,8 +10,8 @@ one JSON line on stdout. Requests:
     (sent to a fresh worker) run once for the growth of the peak resident set, then once
     more under ``tracemalloc`` for the peak of traced allocations.
 
-For the engine ``micrograd-nogc`` the collector is off during the timed iterations and a
-``gc.collect()`` runs after them, outside the timed region.
+For the engines ``*-nogc`` (micrograd's and chainrule's scalar paths) the collector is off
+during the timed iterations and a ``gc.collect()`` runs after them, outside the timed region.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _memory(runner: Runner, gc_off: bool) -> dict[str, Any]:
 
 def main() -> None:
     engine = sys.argv[1]
-    gc_off = engine == "micrograd-nogc"
+    gc_off = engine.endswith("-nogc")
     runners: dict[str, Runner] = {}
     for line in sys.stdin:
         request = json.loads(line)

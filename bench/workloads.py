@@ -21,11 +21,12 @@ import numpy as np
 Runner = Callable[[], tuple[dict[str, float], Any]]
 clock = time.perf_counter
 
-ENGINES = ("micrograd", "micrograd-nogc", "chainrule", "tape", "numpy", "torch")
+ENGINES = ("micrograd", "micrograd-nogc", "chainrule", "chainrule-nogc", "tape", "numpy", "torch")
 LABELS = {
     "micrograd": "micrograd 0.1.0 (gc on)",
     "micrograd-nogc": "micrograd 0.1.0 (gc off)",
-    "chainrule": "chainrule scalar",
+    "chainrule": "chainrule scalar (gc on)",
+    "chainrule-nogc": "chainrule scalar (gc off)",
     "tape": "chainrule tape",
     "numpy": "numpy by hand",
     "torch": "PyTorch CPU float64",
@@ -59,7 +60,7 @@ def _micrograd() -> Any:
 
 def make_chain(engine: str, spec: dict) -> Runner:
     depth = spec["depth"]
-    if engine in ("chainrule", "micrograd", "micrograd-nogc"):
+    if engine in ("chainrule", "micrograd"):
         V = _value_class(engine)  # noqa: N806
         a, b = V(A), V(B)
 
@@ -126,7 +127,7 @@ def make_wide(engine: str, spec: dict) -> Runner:
     n = spec["n"]
     rng = np.random.default_rng(0)
     xs_data, ws_data = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
-    if engine in ("chainrule", "micrograd", "micrograd-nogc"):
+    if engine in ("chainrule", "micrograd"):
         V = _value_class(engine)  # noqa: N806
         xs = [V(float(v)) for v in xs_data]
         ws = [V(float(v)) for v in ws_data]
@@ -191,7 +192,7 @@ def make_wide(engine: str, spec: dict) -> Runner:
 
 def make_ops(engine: str, spec: dict) -> Runner:
     op, n = spec["op"], spec["n"]
-    if engine in ("chainrule", "micrograd", "micrograd-nogc"):
+    if engine in ("chainrule", "micrograd"):
         V = _value_class(engine)  # noqa: N806
         if op == "tanh" and not hasattr(V, "tanh"):
             raise NotImplementedError("micrograd 0.1.0 has no tanh")
@@ -496,17 +497,23 @@ def _torch() -> Any:
     return torch
 
 
+def _any_gc(maker: Callable[[str, dict], Runner]) -> Callable[[str, dict], Runner]:
+    """``engine-nogc`` runs ``engine``'s code; the worker switches the collector off."""
+    return lambda engine, spec: maker(engine.removesuffix("-nogc"), spec)
+
+
 MAKERS: dict[str, Callable[[str, dict], Runner]] = {
-    "chain": make_chain,
-    "wide": make_wide,
-    "ops": make_ops,
-    "mlp_step": make_mlp_step,
-    "demo": make_demo,
+    "chain": _any_gc(make_chain),
+    "wide": _any_gc(make_wide),
+    "ops": _any_gc(make_ops),
+    "mlp_step": _any_gc(make_mlp_step),
+    "demo": _any_gc(make_demo),
 }
 
 
 def available(engine: str) -> str | None:
     """None if the engine can run here, else the reason it cannot."""
+    engine = engine.removesuffix("-nogc")
     try:
         if engine.startswith("micrograd"):
             _micrograd()

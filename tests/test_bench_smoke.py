@@ -72,7 +72,7 @@ def test_table_and_targets_format_a_case():
         "torch": Row("torch", note="not installed (torch)"),
     }
     text = table(case)
-    assert "| chainrule scalar | 20 ms | 50x / 5x | 200x |" in text
+    assert "| chainrule scalar (gc on) | 20 ms | 50x / 5x | 200x |" in text
     assert "| PyTorch CPU float64 | not installed (torch) |" in text
     lines = targets([case])
     assert "- scalar mlp_step vs micrograd, gc on: 50x (target >= 10x): met" in lines
