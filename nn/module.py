@@ -263,34 +263,27 @@ class Module:
 
     # -- structure --------------------------------------------------------------------------
     def _walk(self) -> Iterator[tuple[str, Any]]:
-        """(dotted name, item) for every Value and Module below this one, depth first."""
-        stack: list[tuple[str, Any]] = [("", self)]
-        seen_modules: set[int] = set()
+        """(dotted name, item) for every Value and sub-Module below this one, depth first,
+        in attribute-assignment and list order. Each Module or list is entered once."""
+        stack: list[tuple[tuple[str, ...], Any]] = [((), self)]
+        entered: set[int] = set()
         while stack:
-            prefix, obj = stack.pop()
-            if isinstance(obj, Module):
-                if id(obj) in seen_modules:
-                    continue
-                seen_modules.add(id(obj))
-                if obj is not self:
-                    yield prefix, obj
-                children = [
-                    (f"{prefix}{name}", item)
-                    for name, item in vars(obj).items()
-                    if isinstance(item, (Value, Module, list, tuple))
-                ]
-            elif isinstance(obj, Value):
-                yield prefix, obj
+            path, obj = stack.pop()
+            if isinstance(obj, Value):
+                yield ".".join(path), obj
                 continue
-            else:  # list or tuple
-                children = [
-                    (f"{prefix}{i}", item)
-                    for i, item in enumerate(obj)
-                    if isinstance(item, (Value, Module, list, tuple))
-                ]
-            # reversed, so that popping visits them in order
-            stack.extend((f"{name}.", item) if not isinstance(item, Value) else (name, item)
-                         for name, item in reversed(children))
+            if id(obj) in entered:
+                continue
+            entered.add(id(obj))
+            if isinstance(obj, Module):
+                if obj is not self:
+                    yield ".".join(path), obj
+                items = vars(obj).items()
+            else:  # a list or tuple
+                items = ((str(i), item) for i, item in enumerate(obj))
+            children = [((*path, name), item) for name, item in items
+                        if isinstance(item, (Value, Module, list, tuple))]
+            stack.extend(reversed(children))  # so that popping visits them in order
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         """``(dotted name, parameter)`` pairs in :meth:`parameters` order.
