@@ -429,6 +429,9 @@ EDGES: dict[str, tuple[Callable[[list[Value]], Value], list[list[float]]]] = {
     "zero_times_inf_in_backward": (lambda v: (v[0].relu() * v[1]).sqrt(),
                                    [[-1.0, 1.0], [0.0, 5.0], [4.0, 1.0]]),
     "max_with_nan": (lambda v: Value.max([v[0], v[1]]), [[math.nan, 1.0], [1.0, math.nan]]),
+    "sum_of_infinities_and_overflow": (lambda v: Value.sum([v[0], v[1]]),
+                                       [[math.inf, -math.inf], [1e308, 1e308], [math.nan, 1.0],
+                                        [math.inf, 1.0]]),
 }
 
 
