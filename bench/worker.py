@@ -100,6 +100,9 @@ def _memory(runner: Runner, gc_off: bool) -> dict[str, Any]:
 
 def main() -> None:
     engine = sys.argv[1]
+    # micrograd's topological sort recurses once per graph level (a depth-10,000 chain);
+    # this process runs nothing else, so a high limit here is safe.
+    sys.setrecursionlimit(1_000_000)
     gc_off = engine.endswith("-nogc")
     runners: dict[str, Runner] = {}
     for line in sys.stdin:

@@ -11,7 +11,6 @@ Engines are imported lazily, so a micrograd worker never imports chainrule or to
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,7 +48,9 @@ def moons(n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _micrograd() -> Any:
-    sys.setrecursionlimit(1_000_000)  # its topological sort recurses once per graph level
+    # micrograd's topological sort recurses once per graph level: the worker process
+    # raises the recursion limit (never the caller's process, whose C stack may then
+    # overflow on some unrelated deep recursion).
     import micrograd.engine
 
     return micrograd.engine.Value
