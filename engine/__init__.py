@@ -20,12 +20,15 @@ from .modes import (
     set_grad_enabled,
 )
 from .rules import RULES, Rule
+from .tape import Tape, TraceError
 from .value import Value, backward_order
 
 __all__ = [
     "RULES",
     "GradcheckError",
     "Rule",
+    "Tape",
+    "TraceError",
     "Value",
     "backward_order",
     "detect_anomaly",

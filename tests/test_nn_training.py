@@ -17,6 +17,7 @@ from chainrule.nn import (
     Standardizer,
     StepLR,
     binary_cross_entropy,
+    binary_cross_entropy_with_logits,
     cross_entropy,
     evaluate,
     fit,
@@ -31,7 +32,7 @@ from chainrule.nn import (
     predict,
     train_val_test_split,
 )
-from chainrule.nn.training import loss_and_grad_for, scalar_loss_and_grad
+from chainrule.nn.training import TapeLossAndGrad, loss_and_grad_for, scalar_loss_and_grad
 
 
 def test_fit_with_only_epochs_works_for_a_classifier():
@@ -321,7 +322,7 @@ def test_scheduler_penalties_and_clipping():
 
 def test_scalar_loss_and_grad_adds_the_batch_gradient():
     model = MLP(2, [3, 1], seed=0)
-    assert loss_and_grad_for(model) is scalar_loss_and_grad
+    assert loss_and_grad_for(model) == (scalar_loss_and_grad, "scalar")
     xs = np.array([[0.5, -1.0], [1.0, 2.0]])
     value, outputs = scalar_loss_and_grad(model, mse_loss, xs, [1.0, 0.0], 1)
     grads = [p.grad for p in model.parameters()]
@@ -379,3 +380,91 @@ def test_seed_000_practice_chapter():
     _, test_acc = evaluate(model, x_te, y_te, loss=binary_cross_entropy)
     assert test_acc >= 0.9
     assert history.best_epoch is not None
+
+
+# -- the tape engine: same training, batched -------------------------------------------------------
+
+def _data_for(task: str):
+    if task == "multiclass":
+        return make_spiral(60, classes=3, noise=0.1, seed=1)
+    X, y = make_moons(60, noise=0.15, seed=1)  # noqa: N806
+    if task == "regression2":
+        return X, np.column_stack([X[:, 0] * X[:, 1], np.sin(X[:, 0])])
+    if task == "regression":
+        return X, X[:, 0] - 2.0 * X[:, 1] ** 2
+    return X, y
+
+
+@pytest.mark.parametrize(("loss", "widths", "out_act", "task"), [
+    (None, [6, 1], "linear", "binary"),               # bce with logits
+    ("hinge", [6, 1], "linear", "binary"),
+    (None, [6, 1], "sigmoid", "binary"),              # bce on probabilities
+    (None, [6, 3], "linear", "multiclass"),           # cross_entropy, one-hot targets
+    (None, [6, 1], "linear", "regression"),           # mse
+    ("mae", [6, 2], "linear", "regression2"),         # two outputs, vector targets
+])
+def test_fit_on_the_tape_equals_fit_on_the_scalar_engine(loss, widths, out_act, task):
+    X, y = _data_for(task)  # noqa: N806
+    histories, weights = [], []
+    for engine in ("scalar", "tape"):
+        model = MLP(2, widths, activation="tanh", output_activation=out_act, seed=3)
+        h = fit(model, X, y, loss=loss, epochs=3, batch_size=16, validation=(X[:20], y[:20]),
+                l2=1e-3, progress=False, engine=engine,
+                task="regression" if task.startswith("regression") else None)
+        histories.append(h)
+        weights.append([p.data for p in model.parameters()])
+    scalar, tape = histories
+    assert (scalar.engine, tape.engine) == ("scalar", "tape")
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert getattr(tape, name) == pytest.approx(getattr(scalar, name), rel=1e-12, abs=1e-14)
+    assert weights[1] == pytest.approx(weights[0], rel=1e-10, abs=1e-12)
+
+
+def test_auto_engine_says_why_it_falls_back_to_the_scalar_engine(capsys):
+    X, y = make_moons(40, seed=0)  # noqa: N806
+    assert fit(MLP(2, [4, 1], seed=0), X, y, epochs=1, progress=False).engine == "tape"
+    dropout = Sequential(Layer(2, 4, activation="relu", seed=0), Dropout(0.5, seed=0),
+                         Layer(4, 1, activation="linear", seed=1))
+    h = fit(dropout, X, y, epochs=1, progress=False)
+    assert h.engine == ("scalar (Dropout(p=0.5) is active in training mode (the tape would "
+                        "freeze its mask))")
+    custom = fit(MLP(2, [4, 1], seed=0), X, y, epochs=1, progress=False,
+                 loss=lambda out, t: mse_loss(out, t), task="binary")
+    assert custom.engine.startswith("scalar (the loss '<lambda>' is not a built-in one")
+    forced = fit(MLP(2, [4, 1], seed=0), X, y, epochs=1, progress=False, engine="tape",
+                 loss=lambda out, t: mse_loss(out, t), task="binary")
+    assert forced.engine == "tape"
+    fit(dropout, X, y, epochs=1, progress=True)
+    assert "fit: using the scalar (Dropout(p=0.5) is active" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="engine='tape' cannot trace this model: Dropout"):
+        fit(dropout, X, y, epochs=1, progress=False, engine="tape")
+    with pytest.raises(ValueError, match="engine must be one of auto, tape, scalar, got 'gpu'"):
+        fit(dropout, X, y, epochs=1, progress=False, engine="gpu")
+
+
+def test_tape_loss_and_grad_matches_the_scalar_function_for_one_batch():
+    model = MLP(2, [5, 3], activation="elu", seed=2)
+    xs = np.array([[0.5, -1.0], [1.0, 2.0], [-0.3, 0.2]])
+    labels = [2, 0, 1]
+    step = TapeLossAndGrad(model, cross_entropy, "index", 2, 3)
+    value, outputs = step(model, cross_entropy, xs, labels, 3)
+    tape_grads = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    expect, expect_out = scalar_loss_and_grad(model, cross_entropy, xs, labels, 3)
+    assert value == pytest.approx(expect, rel=1e-14)
+    assert outputs == pytest.approx(expect_out, rel=1e-14)
+    assert tape_grads == pytest.approx([p.grad for p in model.parameters()], rel=1e-12,
+                                       abs=1e-15)
+
+
+def test_predict_and_evaluate_on_many_rows_use_the_tape_with_the_same_numbers():
+    X, y = make_moons(200, noise=0.2, seed=4)  # noqa: N806
+    model = MLP(2, [8, 8, 1], activation="tanh", seed=5)
+    fast = predict(model, X)
+    slow = np.array([predict(model, X[i:i + 1])[0] for i in range(len(X))])  # 1 row: scalar
+    assert fast == pytest.approx(slow, rel=1e-13, abs=1e-15)
+    loss_fast, acc_fast = evaluate(model, X, y)
+    loss_slow = binary_cross_entropy_with_logits([model(x) for x in X.tolist()],
+                                                 y.astype(float).tolist()).data
+    assert loss_fast == pytest.approx(loss_slow, rel=1e-13)
+    assert acc_fast == np.mean((slow > 0) == (y == 1))
