@@ -394,3 +394,14 @@ def test_atomic_write_leaves_old_file_and_no_temp_on_failure(tmp_path, monkeypat
     assert [p.name for p in tmp_path.iterdir()] == ["out.svg"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         atomic_write(tmp_path / "missing" / "x.svg", "data")
+
+
+def test_repr_counts_nodes_and_edges_and_shows_no_address():
+    """A notebook prints a graph's repr next to the picture: it must not change per run."""
+    x = Value(1.0, label="x")
+    y = (x * x + 1).tanh()
+    y.backward()
+    # 5 value boxes (x, x*x, the constant 1, x*x + 1, tanh) and 3 op ellipses
+    dot = draw_graph(y)
+    assert repr(dot) == "<ChainruleDigraph: 8 nodes, 8 edges>"
+    assert "0x" not in repr(dot)
