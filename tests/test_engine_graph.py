@@ -8,6 +8,7 @@ nodes are recomputed so they never double; every node's .grad is readable after.
 from __future__ import annotations
 
 import gc
+import math
 import subprocess
 import sys
 import textwrap
@@ -93,6 +94,24 @@ def test_backward_twice_doubles_leaves_but_not_interior_nodes():
     assert (a.grad, b.grad, c.grad, d.grad, e.grad) == (1.0, 1.0, 1.0, 5.0, 1.0)
     e.backward()
     assert (a.grad, b.grad, c.grad, d.grad, e.grad) == (2.0, 2.0, 1.0, 10.0, 1.0)
+
+
+def test_backward_recognises_reached_nodes_by_a_fresh_zero():
+    """backward gives each interior node it reaches a 0.0 float object made for that
+    call, and recognises reached nodes by identity. That needs float() to return a new
+    object on every call (CPython has no float cache); a stale interior gradient that
+    equals 0.0 must not look reached, and gradients still start from +0.0."""
+    assert float(0) is not float(0)
+    x = Value(2.0)
+    h = x * 3.0
+    y = h * h + h  # dy/dh = 2h + 1 = 13
+    y.backward()
+    h.grad = 0.0
+    y.backward()
+    assert (h.grad, x.grad) == (13.0, 78.0)
+    r = Value(1.0).relu()
+    (r * Value(-0.0)).backward()  # r's only contribution is -0.0; 0.0 + -0.0 is +0.0
+    assert math.copysign(1.0, r.grad) == 1.0
 
 
 def test_zero_grad_resets_everything_reachable():
