@@ -16,7 +16,12 @@ their local derivatives in ``_da``/``_db``; an n-input node (``Value.sum``,
 ``Value.max``) keeps tuples in ``_a``/``_da`` and marks ``_b`` with ``_MANY``; a leaf
 has ``_a = None``. Tuples would be simpler, but each is one more object for Python's
 cyclic garbage collector to track while a graph is alive, and building a graph got
-about 40% faster without them.
+about 40% faster without them. For the same reason the rarely used slots ``_label``
+(behind the ``label`` property) and ``_arg`` (the op's parameter) stay unset unless
+given: the collector visits every set slot of every node each time it scans the graph.
+
+Every node also has ``data``, ``grad``, ``_op`` (its Rule, None for a leaf) and ``_seq``
+(its creation number).
 """
 
 from __future__ import annotations
@@ -119,8 +124,9 @@ def _leaf(data: float, label: str = "") -> Value:
     node = _new(Value)
     node.data = data
     node.grad = 0.0
-    node.label = label
-    node._a = node._b = node._op = node._arg = None
+    if label:
+        node._label = label
+    node._a = node._b = node._op = None
     node._seq = _next_seq()
     return node
 
@@ -150,9 +156,9 @@ def _node1(rule: Rule, x: Value, out: float, arg: Any) -> Value:
     node = _new(Value)
     node.data = out
     node.grad = 0.0
-    node.label = ""
     node._op = rule
-    node._arg = arg
+    if arg is not None:
+        node._arg = arg
     node._b = None
     node._seq = _next_seq()
     if not _isfinite(out):
@@ -169,9 +175,7 @@ def _node2(rule: Rule, a: Value, b: Value, out: float) -> Value:
     node = _new(Value)
     node.data = out
     node.grad = 0.0
-    node.label = ""
     node._op = rule
-    node._arg = None
     node._seq = _next_seq()
     if not _isfinite(out):
         _nonfinite(rule, (a, b), out, 4)
@@ -188,9 +192,7 @@ def _node_n(rule: Rule, xs: tuple[Value, ...], datas: Sequence[float], out: floa
     node = _new(Value)
     node.data = out
     node.grad = 0.0
-    node.label = ""
     node._op = rule
-    node._arg = None
     node._seq = _next_seq()
     if not _isfinite(out):
         _nonfinite(rule, xs, out, 4)
@@ -233,7 +235,7 @@ class Value:
         (-12.0, -4.0, -4.0, 3.0)
     """
 
-    __slots__ = ("data", "grad", "label", "_a", "_b", "_da", "_db", "_op", "_arg", "_seq")
+    __slots__ = ("data", "grad", "_label", "_a", "_b", "_da", "_db", "_op", "_arg", "_seq")
     __array_ufunc__ = None  # numpy defers to our operators: np.float64(2) * v is a Value
 
     def __init__(self, data: Any, label: str = "") -> None:
@@ -241,8 +243,9 @@ class Value:
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__}")
         self.grad = 0.0
-        self.label = label
-        self._a = self._b = self._op = self._arg = None
+        if label:
+            self._label = label
+        self._a = self._b = self._op = None
         self._seq = _next_seq()
 
     # -- introspection (viz reads these) -------------------------------------------
@@ -264,7 +267,16 @@ class Value:
     @property
     def arg(self) -> Any:
         """The op's constant parameter (exponent, alpha, bounds), or None."""
-        return self._arg
+        return getattr(self, "_arg", None)
+
+    @property
+    def label(self) -> str:
+        """A name for pictures and messages; '' unless given."""
+        return getattr(self, "_label", "")
+
+    @label.setter
+    def label(self, text: str) -> None:
+        self._label = text
 
     @property
     def local_grads(self) -> tuple[float, ...]:
@@ -758,8 +770,8 @@ def value_local_grads(node: Value) -> tuple:
     rule = node._op
     b = node._b
     if b is None or b is _MANY:  # one input, or the tuple of an n-input op
-        return rule.local(VALUES, node, node._a, node._arg)
-    return rule.local(VALUES, node, node._a, b, node._arg)
+        return rule.local(VALUES, node, node._a, node.arg)
+    return rule.local(VALUES, node, node._a, b, None)
 
 
 def as_values(items: Sequence[Any], what: str) -> tuple[Value, ...]:
