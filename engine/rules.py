@@ -36,6 +36,12 @@ class Rule:
     ``arity`` is 1 or 2, or 0 for an n-ary op whose inputs arrive as one tuple.
     ``local(xp, out, *inputs, arg)`` returns one local derivative per input.
     ``derivative`` states the rule for people (docs, pictures, reprs).
+    ``const``, for an op whose local derivatives are numbers that depend on nothing
+    (``+``, ``-``, ``sum``), is what ``local`` returns (for an n-ary op: the one number
+    every input gets); the float path stores it without calling ``local``. It is
+    checked against ``local`` when the rule is made, so it cannot drift from it: a rule
+    made from one of these with another ``local`` (``dataclasses.replace``) must pass
+    ``const=None`` too.
     """
 
     name: str
@@ -43,6 +49,23 @@ class Rule:
     arity: int
     local: Callable
     derivative: str
+    const: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.const is None:
+            return
+        from .kernels import FLOAT  # kernels imports nothing from here; no cycle
+
+        # Constants do not depend on the point: any finite one will do.
+        if self.arity == 0:
+            got = tuple(self.local(FLOAT, 6.0, (1.0, 2.0, 3.0), None))
+            expected = self.const * 3
+        else:
+            got = tuple(self.local(FLOAT, 0.5, *(1.5, -2.0)[: self.arity], None))
+            expected = self.const
+        if got != expected or not all(type(d) is float for d in self.const):
+            raise ValueError(f"rule {self.name!r}: const={self.const!r} disagrees with "
+                             f"local, which gives {got!r}")
 
     def __repr__(self) -> str:
         return f"Rule({self.name!r}: {self.derivative})"
@@ -94,11 +117,11 @@ def _clamp_local(xp, out, x, bounds):
 
 
 _ROWS = (
-    # name, symbol, arity, local(xp, out, *inputs, arg), the rule for people
+    # name, symbol, arity, local(xp, out, *inputs, arg), the rule for people[, const]
     Rule("add", "+", 2, lambda xp, out, a, b, arg: (1.0, 1.0),
-         "d(a+b)/da = 1, d(a+b)/db = 1"),
+         "d(a+b)/da = 1, d(a+b)/db = 1", const=(1.0, 1.0)),
     Rule("sub", "-", 2, lambda xp, out, a, b, arg: (1.0, -1.0),
-         "d(a-b)/da = 1, d(a-b)/db = -1"),
+         "d(a-b)/da = 1, d(a-b)/db = -1", const=(1.0, -1.0)),
     Rule("mul", "*", 2, lambda xp, out, a, b, arg: (b, a),
          "d(ab)/da = b, d(ab)/db = a"),
     # d/db (a/b) = -a/b**2 = -(a/b)/b: reuse the output instead of squaring b.
@@ -108,7 +131,7 @@ _ROWS = (
          "d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a"),
     Rule("powc", "**", 1, _powc_local, "d(x^c)/dx = c x^(c-1)"),
     Rule("rpow", "**", 1, _rpow_local, "d(c^x)/dx = c^x log c"),
-    Rule("neg", "-", 1, lambda xp, out, x, arg: (-1.0,), "d(-x)/dx = -1"),
+    Rule("neg", "-", 1, lambda xp, out, x, arg: (-1.0,), "d(-x)/dx = -1", const=(-1.0,)),
     Rule("exp", "exp", 1, lambda xp, out, x, arg: (out,), "d exp(x)/dx = exp(x)"),
     Rule("log", "log", 1, lambda xp, out, x, arg: (xp.div(1.0, x),), "d log(x)/dx = 1/x"),
     Rule("sqrt", "sqrt", 1, lambda xp, out, x, arg: (xp.div(0.5, out),),
@@ -135,7 +158,7 @@ _ROWS = (
     Rule("cos", "cos", 1, lambda xp, out, x, arg: (-xp.sin(x),), "d cos(x)/dx = -sin(x)"),
     Rule("clamp", "clamp", 1, _clamp_local, "d clamp(x, lo, hi)/dx = 1 on [lo, hi], else 0"),
     Rule("sum", "sum", 0, lambda xp, out, xs, arg: (1.0,) * len(xs),
-         "d(x1 + ... + xn)/dxi = 1"),
+         "d(x1 + ... + xn)/dxi = 1", const=(1.0,)),
     Rule("max", "max", 0, _max_local,
          "d max(x1..xn)/dxi = 1 for the largest (ties share equally), else 0"),
 )

@@ -2,7 +2,8 @@
 
 Each op computes its forward value with an IEEE float kernel (``kernels``) and, while
 grad mode is on, stores its parents and its *local derivatives* (from the rule table
-in ``rules``) on the new node. ``backward`` then needs no closures and no
+in ``rules``: the rule's ``const`` when it has one, else its ``local`` on floats) on
+the new node. ``backward`` then needs no closures and no
 recomputation: it walks the nodes in reverse creation order and adds
 ``local derivative * upstream gradient`` into each parent.
 
@@ -13,7 +14,8 @@ needs no recursion (a 1,000,000-node chain is fine), and makes a tampered graph
 
 Node layout: a one- or two-input node keeps its parents in the slots ``_a``/``_b`` and
 their local derivatives in ``_da``/``_db``; an n-input node (``Value.sum``,
-``Value.max``) keeps tuples in ``_a``/``_da`` and marks ``_b`` with ``_MANY``; a leaf
+``Value.max``) keeps tuples in ``_a``/``_da`` and marks ``_b`` with ``_MANY`` (``_da``
+is a single float when every input gets the same constant, as in ``Value.sum``); a leaf
 has ``_a = None``. Tuples would be simpler, but each is one more object for Python's
 cyclic garbage collector to track while a graph is alive, and building a graph got
 about 40% faster without them. For the same reason the rarely used slots ``_label``
@@ -165,7 +167,7 @@ def _node1(rule: Rule, x: Value, out: float, arg: Any) -> Value:
         _nonfinite(rule, (x,), out, 4)
     if get_mode() & GRAD:
         node._a = x
-        (node._da,) = rule.local(FLOAT, out, x.data, arg)
+        (node._da,) = rule.const or rule.local(FLOAT, out, x.data, arg)
     else:
         node._a = None
     return node
@@ -182,7 +184,7 @@ def _node2(rule: Rule, a: Value, b: Value, out: float) -> Value:
     if get_mode() & GRAD:
         node._a = a
         node._b = b
-        node._da, node._db = rule.local(FLOAT, out, a.data, b.data, None)
+        node._da, node._db = rule.const or rule.local(FLOAT, out, a.data, b.data, None)
     else:
         node._a = node._b = None
     return node
@@ -199,7 +201,9 @@ def _node_n(rule: Rule, xs: tuple[Value, ...], datas: Sequence[float], out: floa
     if get_mode() & GRAD:
         node._a = xs
         node._b = _MANY
-        node._da = rule.local(FLOAT, out, datas, None)
+        const = rule.const
+        # One float for all inputs when they all get the same constant (Value.sum).
+        node._da = const[0] if const else rule.local(FLOAT, out, datas, None)
     else:
         node._a = node._b = None
     return node
@@ -287,7 +291,8 @@ class Value:
         if b is None:
             return (self._da,)
         if b is _MANY:
-            return self._da
+            d = self._da
+            return (d,) * len(self._a) if type(d) is float else d
         return (self._da, self._db)
 
     @property
@@ -548,8 +553,14 @@ class Value:
             if b is None:
                 node._a.grad += node._da * g
             elif b is _MANY:
-                for parent, d in zip(node._a, node._da):
-                    parent.grad += d * g
+                ds = node._da
+                if type(ds) is float:  # every input has the same local derivative
+                    contribution = ds * g
+                    for parent in node._a:
+                        parent.grad += contribution
+                else:
+                    for parent, d in zip(node._a, ds):
+                        parent.grad += d * g
             else:
                 node._a.grad += node._da * g
                 b.grad += node._db * g

@@ -297,3 +297,42 @@ def test_rule_rows_describe_themselves():
         assert rule.arity in (0, 1, 2)
         assert "d" in rule.derivative and rule.symbol
         assert name in repr(rule)
+
+
+def test_constant_local_derivatives_agree_with_local():
+    """``const`` is what ``local`` returns, on floats and on Values, wherever it is
+    evaluated; the float path stores it without calling ``local``."""
+    from chainrule.engine.kernels import FLOAT
+    from chainrule.engine.value import VALUES
+
+    with_const = {name for name, rule in RULES.items() if rule.const is not None}
+    assert with_const == {"add", "sub", "neg", "sum"}
+    for name in sorted(with_const):
+        rule = RULES[name]
+        for point in ((0.0, 0.0, 0.0), (-3.5, 2.25, 1e300), (float("nan"), float("inf"), -0.0)):
+            for xp, wrap in ((FLOAT, float), (VALUES, Value)):
+                ins = tuple(wrap(x) for x in point)
+                got = (rule.local(xp, wrap(1.0), ins, None) if rule.arity == 0
+                       else rule.local(xp, wrap(1.0), *ins[: rule.arity], None))
+                expected = rule.const * 3 if rule.arity == 0 else rule.const
+                assert tuple(got) == expected, (name, point, got)
+
+
+def test_a_const_that_disagrees_with_local_is_refused():
+    import dataclasses
+
+    with pytest.raises(ValueError, match=r"rule 'add': const=\(1.0, 1.0\) disagrees with local"):
+        dataclasses.replace(RULES["add"], local=lambda xp, out, a, b, arg: (1.0, 2.0))
+    with pytest.raises(ValueError, match=r"rule 'sum': const=.*disagrees"):
+        dataclasses.replace(RULES["sum"], local=lambda xp, out, xs, arg: (2.0,) * len(xs))
+    rule = dataclasses.replace(RULES["add"], local=lambda xp, out, a, b, arg: (1.0, 2.0),
+                               const=None)
+    assert rule.const is None
+
+
+def test_sum_nodes_store_one_shared_derivative():
+    xs = [Value(float(i)) for i in range(4)]
+    s = Value.sum(xs)
+    assert s.local_grads == (1.0, 1.0, 1.0, 1.0)
+    (s * 2.0).backward()
+    assert [x.grad for x in xs] == [2.0] * 4
