@@ -53,6 +53,7 @@ SPEEDS = (1, 2, 5, 10, 25, 50, 100)
 """Training steps per drawn frame that the speed control offers."""
 _VIEW_KEYS = frozenset({"view"})
 _OUTPUT_SIZE = 300
+_INSPECTOR_SIZE = 212
 
 
 def _widgets() -> Any:
@@ -114,6 +115,7 @@ class Playground:
         w = self.w
         s = self.trainer.settings
         narrow = w.Layout(width="150px")
+        slider_style = {"description_width": "52px"}
 
         def dropdown(options: Any, value: Any, description: str, width: str = "150px") -> Any:
             return w.Dropdown(options=options, value=value, description=description,
@@ -126,7 +128,7 @@ class Playground:
                                     tooltip="one training step")
         self.reset_button = w.Button(description="reset", layout=w.Layout(width="60px"),
                                      tooltip="a fresh network from the seed")
-        self.counter = w.HTML()
+        self.counter = w.HTML(layout=w.Layout(margin="0 16px 0 8px"))
         self.speed_control = dropdown(SPEEDS, self.speed, "steps/frame", "140px")
         self.controls: dict[str, Any] = {
             "learning_rate": dropdown(LEARNING_RATES, s.learning_rate, "learning rate", "170px"),
@@ -143,11 +145,13 @@ class Playground:
                                       layout=w.Layout(width="190px")),
             "train_ratio": w.IntSlider(value=s.train_ratio, min=10, max=90, step=10,
                                        description="train %", continuous_update=False,
-                                       layout=w.Layout(width="200px")),
+                                       layout=w.Layout(width="225px"), style=slider_style),
             "noise": w.IntSlider(value=s.noise, min=0, max=50, step=5, description="noise",
-                                 continuous_update=False, layout=w.Layout(width="200px")),
+                                 continuous_update=False, layout=w.Layout(width="225px"),
+                                 style=slider_style),
             "batch_size": w.IntSlider(value=s.batch_size, min=1, max=30, description="batch",
-                                      continuous_update=False, layout=w.Layout(width="200px")),
+                                      continuous_update=False, layout=w.Layout(width="225px"),
+                                 style=slider_style),
         }
         self.feature_buttons = {
             name: w.ToggleButton(value=name in s.features, description=name,
@@ -162,11 +166,13 @@ class Playground:
         self.discretize_box = w.Checkbox(value=self.discretize, description="discretize output",
                                          indent=False, layout=narrow)
         self.neuron_choice = dropdown([("output", self.selected)], self.selected, "inspect",
-                                      "200px")
-        self.network_image = w.Image(format="png")
-        self.output_image = w.Image(format="png")
-        self.loss_image = w.Image(format="png")
-        self.inspector_image = w.Image(format="png")
+                                      "220px")
+        # natural size: a flex column would otherwise stretch a picture to its width
+        def picture() -> Any:
+            return w.Image(format="png", layout=w.Layout(align_self="flex-start"))
+
+        self.network_image, self.output_image = picture(), picture()
+        self.loss_image, self.inspector_image = picture(), picture()
         self.status = w.HTML()
         self.point_box = w.BoundedIntText(value=0, min=0, max=len(self.trainer.X_train) - 1,
                                           description="point", layout=w.Layout(width="130px"),
@@ -222,15 +228,15 @@ class Playground:
         features = list(self.feature_buttons.values())
         left = w.VBox([header("data"), c["dataset"], c["train_ratio"], c["noise"],
                        c["batch_size"], header("features"),
-                       w.HBox(features[:2]), w.HBox(features[2:5]), w.HBox(features[5:])],
+                       w.HBox(features[:2]), w.HBox(features[2:5]), w.HBox(features[5:]),
+                       self.neuron_choice, self.inspector_image],
                       layout=w.Layout(width="230px"))
         middle = w.VBox([w.HBox([header("hidden layers"), self.add_layer, self.remove_layer]),
                          self.layer_box, self.network_image,
                          w.HTML("<small>click a neuron to see it large; blue = positive, "
                                 "orange = negative</small>")])
         right = w.VBox([header("output"), self.loss_image, self.output_image,
-                        w.HBox([self.show_test_box, self.discretize_box]),
-                        self.neuron_choice, self.inspector_image])
+                        w.HBox([self.show_test_box, self.discretize_box])])
         graph = w.VBox([w.HBox([header("one point through the scalar engine"), self.point_box,
                                 self.gates_box, self.graph_button]), self.graph_view])
         state = w.VBox([w.HBox([header("state"), self.save_state_button,
@@ -238,6 +244,9 @@ class Playground:
                                 self.save_model_button]), self.state_text])
         self.widget = w.VBox([top, w.HBox([left, middle, right]), self.status, graph, state])
         self.widget.add_class("chainrule-playground")
+        # class names for styling and for the browser test to find the pictures
+        for name in ("network", "output", "loss", "inspector"):
+            getattr(self, f"{name}_image").add_class(f"chainrule-{name}")
 
     def _click_events(self) -> list[Any]:
         """Clicks on the network (select a neuron) and on the output (select a point),
@@ -574,9 +583,9 @@ class Playground:
         w = self.w
         boxes = []
         for k, width in enumerate(self.trainer.settings.hidden):
-            minus = w.Button(description="−", layout=w.Layout(width="28px"),
+            minus = w.Button(description="−", layout=w.Layout(width="34px"),
                              tooltip=f"one neuron less in layer {k + 1}")
-            plus = w.Button(description="+", layout=w.Layout(width="28px"),
+            plus = w.Button(description="+", layout=w.Layout(width="34px"),
                             tooltip=f"one neuron more in layer {k + 1}")
             minus.on_click(lambda _, k=k: self._change_layers(-1, k))
             plus.on_click(lambda _, k=k: self._change_layers(+1, k))
@@ -621,19 +630,19 @@ class Playground:
         key = self.selected
         if key[0] == "feature":
             heat = maps["features"][key[1]]
-            subtitle = "the feature over the plane, scaled to [-1, 1]"
+            subtitle = "the feature, scaled to [-1, 1]"
         else:
             raw = t.neuron_heatmap(key[1], key[2])
             if key[1] == len(t.settings.hidden):
                 heat = maps["output"]
-                subtitle = ("2p - 1 for the probability p of class 1" if not
-                            t.settings.regression else "the predicted value, clipped to [-1, 1]")
+                subtitle = ("2p − 1, p = P(class 1)" if not t.settings.regression
+                            else "the prediction, clipped to [-1, 1]")
             else:
                 top = float(np.nanmax(np.abs(raw))) if raw.size else 0.0
                 heat = raw / top if top > 0 else raw
                 subtitle = (f"{t.settings.activation} output from {np.nanmin(raw):.3g} to "
                             f"{np.nanmax(raw):.3g}")
-        return inspector_png(heat, title=self._name(key), subtitle=subtitle,
+        return inspector_png(heat, title=self._name(key), subtitle=subtitle, size=_INSPECTOR_SIZE,
                              points=(t.X_train, t.y_train), regression=t.settings.regression)
 
     def _message(self, text: str, *, error: bool = False) -> None:

@@ -620,7 +620,8 @@ def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[
     try:
         settings = Settings(**raw).validated()
     except ValueError as e:
-        raise ValueError(f"playground state: {e}") from None
+        raise ValueError(f"playground state: {str(e).replace('playground setting ', 'setting ', 1)}"
+                         ) from None
     out = dict(doc)
     out["settings"] = settings
     for key in ("epoch", "step", "position"):
