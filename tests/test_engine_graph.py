@@ -337,6 +337,33 @@ def test_zero_grad_terminates_on_a_tampered_cycle():
     assert c.grad == 0.0
 
 
+# -- the hot ops written out ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("grad_mode", [True, False])
+def test_written_out_ops_build_the_same_nodes_as_the_generic_helpers(grad_mode):
+    """``+``, ``*`` and relu build their node inline (speed); every slot must equal
+    what the generic ``_node2`` / ``_node1`` build, with grad mode on and off."""
+    from chainrule.engine import enable_grad, kernels
+    from chainrule.engine import value as vm
+
+    missing = object()
+    a, b = Value(1.5), Value(-2.0)
+    cases = [
+        (lambda: a + b, lambda: vm._node2(vm._ADD, a, b, a.data + b.data)),
+        (lambda: a * b, lambda: vm._node2(vm._MUL, a, b, a.data * b.data)),
+    ]
+    cases += [(x.relu, lambda x=x: vm._node1(vm._RELU, x, kernels.relu(x.data), None))
+              for x in (a, b, Value(math.nan), Value(0.0))]
+    with enable_grad() if grad_mode else no_grad():
+        for inline, generic in cases:
+            x, y = inline(), generic()
+            for slot in Value.__slots__:
+                if slot != "_seq":
+                    u, v = getattr(x, slot, missing), getattr(y, slot, missing)
+                    assert u is v or u == v or (u != u and v != v), (slot, u, v)
+
+
 # -- saved values (BAD_INPUTS 11) ------------------------------------------------------------------
 
 
