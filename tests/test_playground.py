@@ -16,7 +16,7 @@ pytest.importorskip("PIL")
 
 from chainrule.engine import Value
 from chainrule.nn import binary_cross_entropy_with_logits, l1_penalty, l2_penalty, load
-from chainrule.viz.playground import Playground, Settings, Trainer, parse_state
+from chainrule.viz.playground import FEATURES, Playground, Settings, Trainer, parse_state
 from chainrule.viz.playground.core import GRID, MAX_STATE_CHARS
 
 MOONS = {"dataset": "moons", "hidden": (8, 8), "batch_size": 10}
@@ -113,6 +113,28 @@ def test_training_learns_moons_and_counts_epochs():
     assert train < 0.5 * train0 and test < 0.5 * test0
     assert t.accuracy()[1] > 0.85
     assert all(p.grad == 0.0 for p in t.params)  # left clean for drawing
+
+
+@pytest.mark.parametrize("dataset", ["circle", "xor", "gaussians", "spiral", "moons",
+                                     "plane (regression)", "two bumps (regression)"])
+def test_every_data_set_trains_with_every_feature(dataset):
+    t = Trainer(Settings(dataset=dataset, noise=30, features=list(FEATURES), hidden=(3,),
+                         activation="relu", optimizer="adam", learning_rate=0.01))
+    assert t.F_train.shape == (250, 7)
+    if not t.settings.regression:
+        assert set(np.unique(t.y_train).tolist()) == {0.0, 1.0}
+    before = t.losses()[0]
+    t.step(50)
+    assert t.losses()[0] < before
+    assert [m.shape for m in t.heatmaps()["neurons"][0]] == [(GRID, GRID)] * 3
+
+
+def test_a_short_last_batch_ends_the_epoch():
+    t = Trainer(Settings(**{**MOONS, "batch_size": 30}))
+    t.step(8)  # 8 x 30 = 240 of 250 points
+    assert t.epoch == 0
+    t.step(1)  # the last 10 points
+    assert (t.epoch, t._pos) == (1, 0)
 
 
 def test_same_seed_same_run_and_different_seed_different_run():
