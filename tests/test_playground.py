@@ -430,3 +430,15 @@ def test_save_model_writes_a_model_that_loads_and_predicts_the_same(app, tmp_pat
     app.model_path.value = str(tmp_path / "missing" / "dir" / "net.json")
     app.save_model_button.click()
     assert "color:#a40e26" in app.status.value  # an error message, not a traceback
+
+
+# -- docstring examples --------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["chainrule.viz.playground", "chainrule.viz.playground.core",
+                                  "chainrule.viz.playground.app"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
