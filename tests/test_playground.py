@@ -274,10 +274,23 @@ def test_play_trains_in_the_background_until_paused(app):
         return app.trainer.steps, app.playing
 
     steps, playing = asyncio.run(session())
+    assert app.trainer.steps == steps
     assert steps >= 5 and steps % 5 == 0 and not playing and app.frames >= 1
     assert "play" in app.play_button.description
     with pytest.raises(RuntimeError, match="needs a running asyncio event loop"):
         app.play()
+
+    async def pause_and_play_within_a_frame() -> int:
+        task = app.play()
+        await asyncio.sleep(0.05)
+        app.pause()
+        assert app.play() is task  # the same loop carries on
+        await asyncio.sleep(0.3)
+        app.pause()
+        await task
+        return app.trainer.steps
+
+    assert asyncio.run(pause_and_play_within_a_frame()) > steps + 5
 
 
 def test_play_stops_with_a_message_when_training_diverges(app):
@@ -414,6 +427,8 @@ def test_nan_in_a_state_string_is_refused():
         parse_state(text)
     with pytest.raises(ValueError, match="must be a JSON string, got int"):
         Playground(state=3)
+    with pytest.raises(ValueError, match="a state string or settings, not both"):
+        Playground(state=text, seed=3)
 
 
 # -- saving the model ----------------------------------------------------------------

@@ -87,6 +87,9 @@ class Playground:
 
     def __init__(self, state: str | None = None, **settings: Any) -> None:
         self.w = _widgets()
+        if state is not None and settings:
+            raise ValueError(f"Playground takes a state string or settings, not both (got "
+                             f"settings {', '.join(sorted(settings))})")
         doc = parse_state(state, extra_keys=_VIEW_KEYS) if state is not None else None
         self.trainer = Trainer(Settings(**settings) if settings else None)
         if doc is not None:
@@ -294,10 +297,10 @@ class Playground:
             raise RuntimeError("play() needs a running asyncio event loop (as in Jupyter); "
                                "from a script use step(n), or call play() inside a "
                                "coroutine") from None
-        if self._task is not None and not self._task.done():
-            return self._task
         self._playing = True
         self._show_playing()
+        if self._task is not None and not self._task.done():
+            return self._task  # paused less than a frame ago: the loop goes on
         self._task = loop.create_task(self._loop())
         return self._task
 
