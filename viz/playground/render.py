@@ -62,7 +62,7 @@ def colorize(values: np.ndarray) -> np.ndarray:
 
 def heatmap_image(values: np.ndarray, size: int) -> Image.Image:
     """A square picture of a lattice of numbers in [-1, 1], scaled up smoothly."""
-    return Image.fromarray(colorize(values), "RGB").resize((size, size), Image.BILINEAR)
+    return Image.fromarray(colorize(values), "RGB").resize((size, size), Image.Resampling.BILINEAR)
 
 
 def png_bytes(image: Image.Image) -> bytes:
