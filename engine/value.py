@@ -547,11 +547,16 @@ class Value:
         pictures stay small and backward is faster.
         """
         xs = tuple(terms) if isinstance(terms, (list, tuple)) else None
-        if xs is None or not all(map(isinstance, xs, _ALWAYS_VALUE)):
+        if xs is not None:
+            # The common case, all items exactly Values, checked while reading their data
+            # (``__class__`` is what isinstance consults too); anything else goes through
+            # _values, which converts numbers and names a bad item.
+            datas = [x.data for x in xs if x.__class__ is Value]
+        if xs is None or len(datas) != len(xs):
             xs = _values(terms if xs is None else xs, "Value.sum")
+            datas = [x.data for x in xs]
         if not xs:
             return _leaf(0.0)
-        datas = [x.data for x in xs]
         # fsum is correctly rounded, so the result does not depend on the term order
         # or on the Python version (builtin sum changed its algorithm in 3.12).
         # It raises where IEEE addition gives inf or nan (ValueError for inf + -inf,
@@ -631,9 +636,6 @@ class Value:
     def detach(self) -> Value:
         """A new leaf with the same number: a constant that blocks gradient flow."""
         return _leaf(self.data, self.label)
-
-
-_ALWAYS_VALUE = itertools.repeat(Value)  # for a C-speed "all items are Values" check
 
 
 def _cmp(other: Any) -> Any:

@@ -236,6 +236,20 @@ def test_value_sum_is_one_node():
     assert all(x.grad == 1.0 for x in xs)
 
 
+def test_value_sum_takes_numbers_and_value_subclasses_among_values():
+    """Items that are not exactly Values leave the fast path and are converted there."""
+
+    class Named(Value):
+        __slots__ = ()
+
+    a, b = Value(1.0), Named(2.0)
+    total = Value.sum([a, 3, b, 0.5])
+    assert total.data == 6.5 and total.parents[1].data == 3.0
+    total.backward()
+    assert (a.grad, b.grad) == (1.0, 1.0)
+    assert Value.sum((b,)).parents == (b,)
+
+
 # -- determinism (BAD_INPUTS 33) -------------------------------------------------------------------
 
 DETERMINISM_SCRIPT = textwrap.dedent(
