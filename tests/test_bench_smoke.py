@@ -80,6 +80,26 @@ def test_table_and_targets_format_a_case():
     assert "- stretch: tape mlp_step time / PyTorch time: not measured" in lines
 
 
+def test_ops_table_and_targets_compare_like_with_like():
+    case = Case("ops", "ops: test", {"op": "mul", "n": 10})
+    case.rows = {
+        "micrograd": Row("micrograd", {"forward": 1e-4, "backward": 1e-5}),
+        "micrograd-nogc": Row("micrograd-nogc", {"forward": 1e-5, "backward": 6e-6}),
+        "chainrule": Row("chainrule", {"forward": 6e-6, "backward": 2e-6}),
+        "chainrule-nogc": Row("chainrule-nogc", {"forward": 4e-6, "backward": 2e-6}),
+    }
+    text = table(case)
+    assert "| chainrule scalar (gc on) | 600 ns | 200 ns | 16.7x, 5x | 1.67x, 3x |" in text
+    lines = targets([case])
+    assert ("- scalar mul forward per node vs micrograd, both gc off (raw op cost): 2.5x "
+            "(target >= 2x): met") in lines
+    assert ("- scalar mul forward per node vs micrograd, both gc on: 16.7x (target >= 2x): "
+            "met") in lines
+    assert ("- info, not like with like: scalar mul per node, chainrule gc on vs micrograd "
+            "gc off: forward 1.67x, backward 3x") in lines
+    assert not any("NOT met" in line for line in lines)
+
+
 def test_command_line_runs_a_quick_workload():
     engines = ",".join(e for e in ("chainrule", "tape", "numpy") if e in RUNNABLE)
     done = subprocess.run(
