@@ -125,7 +125,7 @@ class Playground:
                               layout=w.Layout(width=width),
                               style={"description_width": "initial"})
 
-        self.play_button = w.Button(description="▶ play", button_style="success",
+        self.play_button = w.Button(description="play", icon="play", button_style="success",
                                     layout=w.Layout(width="90px"), tooltip="play / pause")
         self.step_button = w.Button(description="step", layout=w.Layout(width="60px"),
                                     tooltip="one training step")
@@ -653,10 +653,13 @@ class Playground:
         self.status.value = f"<span style='color:{colour}'>{_escape(text)}</span>"
 
     def _show_playing(self) -> None:
+        # FontAwesome icons (shipped with Jupyter): the Unicode pause sign is missing from
+        # common fonts and showed as an empty box
+        b = self.play_button
         if self._playing:
-            self.play_button.description, self.play_button.button_style = "⏸ pause", "warning"
+            b.description, b.icon, b.button_style = "pause", "pause", "warning"
         else:
-            self.play_button.description, self.play_button.button_style = "▶ play", "success"
+            b.description, b.icon, b.button_style = "play", "play", "success"
 
     def snapshot(self) -> Any:
         """The network, output and loss pictures side by side, as an ``IPython`` image
