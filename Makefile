@@ -21,5 +21,9 @@ bench:
 	@bash scripts/bootstrap.sh bench
 	.venv/bin/python -m bench
 
+# The playground in a real browser (JupyterLab + headless Chromium); not part of `make test`.
+test-e2e:
+	bash e2e/run.sh
+
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .hypothesis chainrule-demo

@@ -457,3 +457,12 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_playground_is_reachable_from_chainrule_viz_on_first_use():
+    import chainrule.viz as viz
+    from chainrule.viz.playground import Playground
+
+    assert viz.Playground is Playground
+    with pytest.raises(AttributeError, match="has no attribute 'Playgrund'"):
+        viz.Playgrund  # noqa: B018

@@ -11,6 +11,9 @@
 * :func:`graph_text`: a text tree that needs no Graphviz.
 * :mod:`chainrule.viz.plots` (matplotlib): :func:`plot_history`,
   :func:`plot_decision_boundary`, :func:`plot_grad_magnitudes`, :func:`plot_activation`.
+* :class:`Playground` (:mod:`chainrule.viz.playground`, extra ``playground``): a
+  TensorFlow-Playground-style trainer in Jupyter; imported on first use, so the rest of
+  ``chainrule.viz`` never needs ipywidgets.
 * ``chainrule`` command line: :mod:`chainrule.viz.cli`.
 
 Example:
@@ -70,3 +73,11 @@ __all__ = [
     "save_graph",
     "steps_table",
 ]
+
+
+def __getattr__(name: str):  # PEP 562: import the playground (ipywidgets) only when asked
+    if name == "Playground":
+        from .playground import Playground
+
+        return Playground
+    raise AttributeError(f"module 'chainrule.viz' has no attribute {name!r}")
