@@ -385,7 +385,8 @@ class Value:
                 return NotImplemented
         # _node2(_MUL, self, other, out) written out: * is among the hottest ops, and
         # a Python call costs about a tenth of building a node.
-        out = self.data * other.data
+        a, b = self.data, other.data
+        out = a * b
         node = _new(Value)
         node.data = out
         node.grad = 0.0
@@ -396,8 +397,8 @@ class Value:
         if get_mode() & GRAD:
             node._a = self
             node._b = other
-            local = _MUL.local(FLOAT, out, self.data, other.data, None)  # no const
-            node._da, node._db = local
+            local = _MUL.local  # (mul has no const) fetched, then called: see relu
+            node._da, node._db = local(FLOAT, out, a, b, None)
         else:
             node._a = node._b = None
         return node
@@ -501,7 +502,11 @@ class Value:
             _nonfinite(_RELU, (self,), out, 3)
         if get_mode() & GRAD:
             node._a = self
-            (node._da,) = _RELU.local(FLOAT, out, x, None)  # relu has no const
+            # relu has no const. Fetching ``local`` first and calling it then is ~10 ns
+            # faster than ``_RELU.local(...)``: CPython 3.11 specialises loading a slot
+            # as an attribute, not as a method.
+            local = _RELU.local
+            (node._da,) = local(FLOAT, out, x, None)
         else:
             node._a = None
         return node
