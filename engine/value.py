@@ -39,7 +39,7 @@ from typing import Any
 
 from . import kernels
 from .kernels import FLOAT
-from .modes import ANOMALY, GRAD, QUIET, get_mode
+from .modes import ANOMALY, QUIET, get_mode, recording
 from .rules import RULES, Rule
 
 _new = object.__new__
@@ -165,7 +165,7 @@ def _node1(rule: Rule, x: Value, out: float, arg: Any) -> Value:
     node._seq = _next_seq()
     if not _isfinite(out):
         _nonfinite(rule, (x,), out, 4)
-    if get_mode() & GRAD:
+    if recording():
         node._a = x
         (node._da,) = rule.const or rule.local(FLOAT, out, x.data, arg)
     else:
@@ -181,7 +181,7 @@ def _node2(rule: Rule, a: Value, b: Value, out: float) -> Value:
     node._seq = _next_seq()
     if not _isfinite(out):
         _nonfinite(rule, (a, b), out, 4)
-    if get_mode() & GRAD:
+    if recording():
         node._a = a
         node._b = b
         node._da, node._db = rule.const or rule.local(FLOAT, out, a.data, b.data, None)
@@ -198,7 +198,7 @@ def _node_n(rule: Rule, xs: tuple[Value, ...], datas: Sequence[float], out: floa
     node._seq = _next_seq()
     if not _isfinite(out):
         _nonfinite(rule, xs, out, 4)
-    if get_mode() & GRAD:
+    if recording():
         node._a = xs
         node._b = _MANY
         const = rule.const
@@ -348,7 +348,7 @@ class Value:
         node._seq = _next_seq()
         if not _isfinite(out):
             _nonfinite(_ADD, (self, other), out, 3)
-        if get_mode() & GRAD:
+        if recording():
             node._a = self
             node._b = other
             local = _ADD.const or _ADD.local(FLOAT, out, self.data, other.data, None)
@@ -394,7 +394,7 @@ class Value:
         node._seq = _next_seq()
         if not _isfinite(out):
             _nonfinite(_MUL, (self, other), out, 3)
-        if get_mode() & GRAD:
+        if recording():
             node._a = self
             node._b = other
             local = _MUL.local  # (mul has no const) fetched, then called: see relu
@@ -500,7 +500,7 @@ class Value:
         node._seq = _next_seq()
         if not _isfinite(out):
             _nonfinite(_RELU, (self,), out, 3)
-        if get_mode() & GRAD:
+        if recording():
             node._a = self
             # relu has no const. Fetching ``local`` first and calling it then is ~10 ns
             # faster than ``_RELU.local(...)``: CPython 3.11 specialises loading a slot

@@ -243,6 +243,47 @@ def test_set_grad_enabled_as_a_statement_switches_at_once_like_torch():
     assert is_grad_enabled() and wrapped() is False and is_grad_enabled()
 
 
+def test_the_recording_flag_always_equals_the_grad_bit():
+    """Ops read grad mode from a bool twin of the mode's GRAD bit; every switch, exit,
+    exception and decorator keeps the two equal."""
+    from chainrule.engine import modes
+
+    def check(expected: bool) -> bool:
+        assert modes.recording() is expected
+        assert bool(modes.get_mode() & modes.GRAD) is expected
+        return expected
+
+    check(True)
+    with no_grad():
+        check(False)
+        with enable_grad():
+            check(True)
+            with detect_anomaly(), modes._quiet():
+                check(True)
+            with set_grad_enabled(False):
+                check(False)
+            check(True)
+        check(False)
+        with pytest.raises(KeyError), enable_grad():
+            check(True)
+            raise KeyError
+        check(False)
+    check(True)
+    assert no_grad(check)(False) is False and check(True)
+    try:
+        set_grad_enabled(False)
+        check(False)
+    finally:
+        set_grad_enabled(True)
+    check(True)
+    done = []
+    with no_grad():
+        thread = threading.Thread(target=lambda: done.append(check(True)))
+        thread.start()
+        thread.join()
+    assert done == [True]
+
+
 def test_anomaly_mode_ignores_discarded_branches_of_create_graph_rules():
     """0 ** 0 computes 0 ** -1 = inf in a branch that ``where`` throws away; only the
     gradients that are added up are checked, so this is no anomaly."""
