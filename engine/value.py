@@ -710,6 +710,8 @@ def _zeroed_interior_nodes(root: Value) -> list[Value]:
     root.grad = zero
     order = [root]
     add = order.append
+    last = root._seq  # the creation number of the node added last
+    shuffled = False  # whether the nodes were added out of newest-first order
     for node in order:  # the list grows while it is walked: a breadth-first search
         seq = node._seq
         b = node._b
@@ -717,26 +719,41 @@ def _zeroed_interior_nodes(root: Value) -> list[Value]:
         if b is _MANY:
             for parent in node._a:
                 if parent._a is not None:
-                    if parent._seq >= seq:
+                    s = parent._seq
+                    if s >= seq:
                         _cycle(parent, node)
                     if parent.grad is not zero:
                         parent.grad = zero
                         add(parent)
+                        if s > last:
+                            shuffled = True
+                        last = s
             continue
         a = node._a
         if a._a is not None:
-            if a._seq >= seq:
+            s = a._seq
+            if s >= seq:
                 _cycle(a, node)
             if a.grad is not zero:
                 a.grad = zero
                 add(a)
+                if s > last:
+                    shuffled = True
+                last = s
         if b is not None and b._a is not None:
-            if b._seq >= seq:
+            s = b._seq
+            if s >= seq:
                 _cycle(b, node)
             if b.grad is not zero:
                 b.grad = zero
                 add(b)
-    order.sort(key=_by_creation, reverse=True)
+                if s > last:
+                    shuffled = True
+                last = s
+    # A chain (an unrolled loop) is found newest first already: then there is nothing
+    # to sort, and the sort's key calls would be a tenth of backward.
+    if shuffled:
+        order.sort(key=_by_creation, reverse=True)
     return order
 
 

@@ -59,6 +59,17 @@ def test_shared_interior_node_feeds_two_paths():
     assert x.grad == pytest.approx(3 * s.grad, rel=1e-15)
 
 
+def test_a_node_is_processed_after_every_node_it_feeds():
+    """c = a + a*a reaches a before a*a; backward must still finish a*a first
+    (it visits newest first), or a would pass on only part of its gradient."""
+    x = Value(2.0)
+    a = x * 3.0
+    c = a + a * a
+    c.backward()
+    assert (a.grad, x.grad) == (13.0, 39.0)  # dc/da = 1 + 2a
+    assert backward_order(c) == [c, c.parents[1], a]
+
+
 def test_sum_of_the_same_value_several_times():
     x = Value(2.0)
     Value.sum([x, x, x]).backward()
