@@ -353,8 +353,7 @@ class Value:
         if recording():
             node._a = self
             node._b = other
-            local = _ADD.const or _ADD.local(FLOAT, out, self.data, other.data, None)
-            node._da, node._db = local
+            node._da, node._db = _ADD.const or _ADD.local(FLOAT, out, self.data, other.data, None)
         else:
             node._a = node._b = None
         return node
