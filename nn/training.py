@@ -286,6 +286,10 @@ class TapeLossAndGrad:
         self.width = width
         self.encoding = encoding
         self.n_targets = width if encoding == "index" or (encoding == "raw" and width > 1) else 1
+        # binary_cross_entropy checks that every prediction is a probability. Recording
+        # runs that check once, on the example below; the replay never calls the loss,
+        # so forward() repeats the check on every batch, as the scalar engine does.
+        self._probabilities = loss_fn is _losses.binary_cross_entropy
 
         def one_sample(v: list[Value]) -> list[Value]:
             out = _outputs_as_values(model(v[:nin]), width)
@@ -311,7 +315,10 @@ class TapeLossAndGrad:
     def forward(self, inputs: np.ndarray, targets: list[Any]) -> tuple[float, np.ndarray]:
         """The batch-mean loss and the outputs, without gradients."""
         res = self.tape.forward(self._inputs(inputs, targets))
-        return float(res[:, 0].mean()), res[:, 1:]
+        outputs = res[:, 1:]
+        if self._probabilities:
+            _check_probabilities(outputs)
+        return float(res[:, 0].mean()), outputs
 
     def __call__(self, model: Module, loss_fn: Callable[..., Value], inputs: np.ndarray,
                  targets: list[Any], width: int) -> tuple[float, np.ndarray]:
@@ -321,6 +328,19 @@ class TapeLossAndGrad:
             seed[:, 0] = 1.0 / len(inputs)  # d mean / d loss_i
             self.tape.backward(seed)
         return value, outputs
+
+
+def _check_probabilities(outputs: np.ndarray) -> None:
+    """The scalar ``binary_cross_entropy``'s refusal of predictions outside [0, 1], for
+    a batch of replayed outputs (nan passes, so that fit reports it as a nan loss)."""
+    bad = (outputs < 0.0) | (outputs > 1.0)
+    if bad.any():
+        i = int(np.argmax(bad.any(axis=1)))
+        v = float(outputs[i][bad[i]][0])
+        raise ValueError(
+            f"binary_cross_entropy: prediction {i} is {v!r}, not a probability in [0, 1] "
+            "(use binary_cross_entropy_with_logits for raw scores)"
+        )
 
 
 def _tape_refusal(model: Module, loss_fn: Callable[..., Value]) -> str | None:
