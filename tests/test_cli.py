@@ -188,7 +188,27 @@ def test_nothing_to_do_and_usage_errors(tmp_path):
 def test_too_many_nodes_is_a_clear_error(tmp_path):
     proc = run("graph", "x * x * x * x", "--at", "x=1", "-o", "g.dot", "--max-nodes", "3",
                cwd=tmp_path)
-    assert "max_nodes=3" in assert_one_line_error(proc, 2)
+    line = assert_one_line_error(proc, 2)
+    # the options of the command, not the Python API (draw_summary, max_nodes=...)
+    assert "more than --max-nodes 3 values" in line and "--text" in line
+    assert "draw_summary" not in line and not (tmp_path / "g.dot").exists()
+
+
+@needs_dot
+def test_a_render_timeout_names_the_option(tmp_path):
+    proc = run("graph", "tanh(x * y + exp(x))", "--at", "x=1,y=2", "-o", "g.svg",
+               "--timeout", "0.0001", cwd=tmp_path)
+    line = assert_one_line_error(proc, 1)
+    assert "did not finish within --timeout 0.0001 s: pass a larger --timeout" in line
+    assert "graph_text" not in line and not (tmp_path / "g.svg").exists()
+
+
+def test_an_expression_starting_with_minus_gets_a_hint(tmp_path):
+    line = assert_one_line_error(run("graph", "-x", "--at", "x=3", "--text", cwd=tmp_path), 2)
+    assert "required: EXPR" in line and "'(-x)', or after --" in line
+    for args in (["(-x)", "--at", "x=3", "--text"], ["--at", "x=3", "--text", "--", "-x"]):
+        proc = run("graph", *args, cwd=tmp_path)
+        assert proc.returncode == 0 and proc.stdout.startswith("-x = -3\n  d/dx = -1\n")
 
 
 def test_without_dot_the_error_says_how_to_install(tmp_path):

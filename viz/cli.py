@@ -161,9 +161,15 @@ def _graph(args: argparse.Namespace) -> int:
                               max_nodes=args.max_nodes, timeout=args.timeout,
                               title=f"Backward pass of {args.expression}")
             _say(f"wrote {steps_out}")
-    except GraphTooLargeError as exc:
-        raise CommandError(_one_line(str(exc)), BAD_INPUT) from None
-    except (GraphvizNotFoundError, RenderTimeoutError, RenderError) as exc:
+    except GraphTooLargeError:
+        # The library's message names Python functions; a command-line user has options.
+        raise CommandError(f"the graph has more than --max-nodes {args.max_nodes} values; "
+                           "Graphviz would need minutes to lay it out: pass a larger "
+                           "--max-nodes, or --text for a text tree", BAD_INPUT) from None
+    except RenderTimeoutError:
+        raise CommandError(f"Graphviz did not finish within --timeout {args.timeout:g} s: "
+                           "pass a larger --timeout, or --text for a text tree") from None
+    except (GraphvizNotFoundError, RenderError) as exc:
         raise _render_failure(exc) from None
     except OSError as exc:
         raise CommandError(f"cannot write output: {exc.strerror or exc}") from None
@@ -322,6 +328,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``chainrule graph: error: ...``) and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        if self.prog.endswith(" graph") and "EXPR" in message:
+            # argparse reads a leading '-' as an option, so `graph -x` loses its EXPR
+            message += (" (an expression that starts with '-' reads as an option: write it "
+                        "in parentheses, '(-x)', or after --)")
         self.exit(BAD_INPUT, f"{self.prog}: error: {_one_line(message)}\n")
 
 
