@@ -203,10 +203,12 @@ def _parse(raw: bytes, allow_nonfinite: bool) -> Any:
     except json.JSONDecodeError as e:
         # An unterminated string runs to the end of the text (a raw newline inside a
         # string is a different error), so both cases mean the file was cut short.
+        # (json's "Unterminated string starting at" already ends with "at")
+        msg = e.msg.removesuffix(" at")
         if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
-            raise _Error(f"the JSON ends too early (truncated file?): {e.msg} at line "
+            raise _Error(f"the JSON ends too early (truncated file?): {msg} at line "
                        f"{e.lineno} column {e.colno}") from None
-        raise _Error(f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        raise _Error(f"not valid JSON: {msg} at line {e.lineno} column {e.colno}") from None
 
 
 # -- checking the document ------------------------------------------------------------------------
@@ -216,6 +218,11 @@ def _type_name(x: Any) -> str:
         return "null"
     return {bool: "bool", int: "int", float: "float", str: "str", list: "list",
             dict: "object"}.get(type(x), type(x).__name__)
+
+
+def _shown(x: Any) -> str:
+    """A JSON value for a message: its type and its text (``null`` alone, not ``null None``)."""
+    return "null" if x is None else f"{_type_name(x)} {x!r}"
 
 
 def _keys(obj: Any, where: str, required: set[str], optional: frozenset = frozenset()) -> None:
@@ -235,7 +242,7 @@ def _int(obj: dict, key: str, where: str) -> int:
 
 def _positive(v: Any, label: str) -> int:
     if type(v) is not int:
-        raise _Error(f"{label} must be an integer, got {_type_name(v)} {v!r}")
+        raise _Error(f"{label} must be an integer, got {_shown(v)}")
     if not 1 <= v <= _MAX_WIDTH:
         raise _Error(f"{label} must be between 1 and {_MAX_WIDTH}, got {v}")
     return v
@@ -296,7 +303,7 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
         _keys(arch, where, {"type", "p", "seed"})
         p, seed = arch["p"], arch["seed"]
         if type(p) not in (int, float) or not 0.0 <= p < 1.0:
-            raise _Error(f"{where}.p must be a number in [0, 1), got {_type_name(p)} {p!r}")
+            raise _Error(f"{where}.p must be a number in [0, 1), got {_shown(p)}")
         if seed is not None and type(seed) is not int:
             raise _Error(f"{where}.seed must be an integer or null, got {_type_name(seed)}")
         return 0, lambda: Dropout(float(p), seed=seed)
@@ -372,7 +379,7 @@ def _check(doc: Any, into: Module | None, allow_nonfinite: bool) -> tuple[Module
     _keys(doc, "the file", {"format", "version", "architecture", "parameters"})
     version = doc["version"]
     if type(version) is not int:
-        raise _Error(f"version must be an integer, got {_type_name(version)} {version!r}")
+        raise _Error(f"version must be an integer, got {_shown(version)}")
     if version != VERSION:
         raise _Error(f"unsupported version {version} (this chainrule reads version {VERSION})")
     arch = doc["architecture"]
@@ -383,7 +390,7 @@ def _check(doc: Any, into: Module | None, allow_nonfinite: bool) -> tuple[Module
         raise _Error(f"parameters must be an object of name: number, got {_type_name(params)}")
     for name, v in params.items():
         if type(v) not in (int, float):
-            raise _Error(f"parameter {name!r} must be a number, got {_type_name(v)} {v!r}"[:300])
+            raise _Error(f"parameter {name!r} must be a number, got {_shown(v)}"[:300])
         if not allow_nonfinite and not math.isfinite(v):
             raise _Error(f"parameter {name!r} is {v!r}")
     if count >= 0 and count != len(params):

@@ -304,6 +304,23 @@ def test_a_truncated_file(saved):
         load(path)
 
 
+def test_a_file_cut_inside_a_string_reads_as_one_sentence(tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_bytes(b'{"format": "chainrule.mo')
+    with pytest.raises(ModelFormatError) as info:
+        load(path)
+    assert str(info.value).endswith("cut.json: the JSON ends too early (truncated file?): "
+                                    "Unterminated string starting at line 1 column 12")
+
+
+def test_a_null_parameter_is_named_once(saved):
+    _, path = saved
+    _mutate(path, lambda d: d["parameters"].update({_first(d): None}))
+    with pytest.raises(ModelFormatError) as info:
+        load(path)
+    assert str(info.value).endswith("must be a number, got null")
+
+
 def test_an_oversize_file_is_refused_before_reading(saved):
     _, path = saved
     with pytest.raises(ModelFormatError, match="more than the limit of 100"):
