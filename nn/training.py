@@ -400,6 +400,9 @@ def _features(model: Module, X: Any, name: str = "X") -> np.ndarray:  # noqa: N8
 
 def _labels(y: Any, n: int, name: str = "y", xname: str = "X") -> np.ndarray:
     b = np.asarray(y)
+    if b.dtype == bool:
+        raise TypeError(f"{name} must be a numeric array, got dtype bool (class labels are "
+                        f"integers: pass {name}.astype(int) for 0/1)")
     if b.dtype == object or not (np.issubdtype(b.dtype, np.integer)
                                  or np.issubdtype(b.dtype, np.floating)):
         raise TypeError(f"{name} must be a numeric array, got dtype {b.dtype}")
@@ -409,6 +412,10 @@ def _labels(y: Any, n: int, name: str = "y", xname: str = "X") -> np.ndarray:
         raise ValueError(f"{xname} and {name} differ in length ({n} vs {len(b)} samples)")
     if np.issubdtype(b.dtype, np.floating) and not np.isfinite(b).all():
         raise ValueError(f"{name} contains nan or inf")
+    if b.ndim == 2 and b.shape[1] == 1:
+        # A column of labels (PyTorch's (n, 1) targets) is the same data as a vector;
+        # kept 2-D, the task inference would take class labels for regression targets.
+        b = b[:, 0]
     return b
 
 

@@ -162,6 +162,25 @@ def test_bad_data():
         fit(lambda x: x, xs, y)
     with pytest.raises(ValueError, match="y contains nan or inf"):
         fit(model, xs, np.full(20, math.inf), progress=False)
+    with pytest.raises(TypeError, match=r"got dtype bool \(class labels are integers: pass "
+                                        r"y\.astype\(int\) for 0/1\)"):
+        fit(model, xs, y == 1, progress=False)
+
+
+def test_a_column_of_labels_is_the_same_as_a_vector():
+    """(n, 1) targets, as PyTorch's BCE wants them, used to make fit see a regression."""
+    xs, y = make_moons(30, seed=0)
+    runs = []
+    for labels in (y, y.reshape(-1, 1)):
+        model = MLP(2, [4, 1], seed=0)
+        h = fit(model, xs, labels, epochs=2, validation=(xs[:10], labels[:10]), progress=False)
+        runs.append((h.task, h.loss_name, h.loss, h.accuracy, h.val_loss, model.state_dict(),
+                     evaluate(model, xs, labels)))
+    assert runs[0][:2] == ("binary", "binary_cross_entropy_with_logits")
+    assert runs[1] == runs[0]
+    xr, yr = make_regression(30, seed=0)
+    column = fit(MLP(2, [4, 1], seed=0), xr, yr.reshape(-1, 1), epochs=2, progress=False)
+    assert column.loss == fit(MLP(2, [4, 1], seed=0), xr, yr, epochs=2, progress=False).loss
 
 
 # -- reaching the accuracy a course expects -------------------------------------------------------
