@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,7 @@ from chainrule.engine.tape import Tape
 
 from . import losses as _losses
 from .data import Batches, train_val_test_split
-from .module import Dropout, Module
+from .module import MLP, Dropout, Layer, Maxout, Module, Neuron, Sequential
 from .optim import Adam, LRScheduler, Optimizer, clip_grad_norm
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "evaluate",
     "fit",
     "loss_and_grad_for",
+    "output_activation",
     "predict",
     "scalar_loss_and_grad",
 ]
@@ -157,6 +159,36 @@ class _Task:
         return int(np.sum(np.argmax(outputs, axis=1) == y))
 
 
+def output_activation(model: Module) -> str | None:
+    """The name of the activation applied to ``model``'s outputs, or None if unknown.
+
+    An MLP's ``output_activation``; a Neuron's or Layer's ``activation``; a Sequential's
+    last module (a trailing Dropout changes no kind of output); "linear" for a Maxout.
+    Other modules may declare an ``output_activation`` attribute (a name or an
+    :class:`Activation`). ``fit`` picks the loss and the accuracy threshold from it, and
+    the decision-boundary plot its threshold.
+
+    Example:
+        >>> from chainrule.nn import Neuron
+        >>> output_activation(Neuron(2, activation="sigmoid"))
+        'sigmoid'
+    """
+    if isinstance(model, MLP):
+        return model.output_activation.name
+    if isinstance(model, (Neuron, Layer)):
+        return model.activation.name
+    if isinstance(model, Maxout):
+        return "linear"
+    if isinstance(model, Sequential):
+        for m in reversed(model.layers):
+            if not isinstance(m, Dropout):
+                return output_activation(m)
+        return None
+    act = getattr(model, "output_activation", None)
+    name = getattr(act, "name", act)
+    return name if isinstance(name, str) else None
+
+
 def _integral(y: np.ndarray) -> bool:
     if np.issubdtype(y.dtype, np.integer):
         return True
@@ -164,7 +196,8 @@ def _integral(y: np.ndarray) -> bool:
         np.all(y == np.round(y)))
 
 
-def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | None) -> _Task:
+def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | None,
+               *, warn: bool = True) -> _Task:
     if task is not None and task not in _TASKS:
         raise ValueError(f"task must be one of {', '.join(_TASKS)} or None, got {task!r}")
     labels = set(np.unique(y).tolist()) if y.ndim == 1 and _integral(y) else None
@@ -204,7 +237,7 @@ def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | 
         raise ValueError(f"regression targets of shape {y.shape} do not match the model's "
                          f"{width} outputs")
 
-    sigmoid_out = getattr(getattr(model, "output_activation", None), "name", None) == "sigmoid"
+    sigmoid_out = output_activation(model) == "sigmoid"
     if loss is None:
         loss = {"binary": "bce" if sigmoid_out else "bce_with_logits",
                 "multiclass": "cross_entropy", "regression": "mse"}[task]
@@ -230,6 +263,14 @@ def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | 
         encoding = "raw"
         # midway between the two label values the loss is fitted to
         threshold = 0.5 if task == "binary" and labels <= {0, 1} else 0.0
+    if warn and sigmoid_out and fn in (_losses.hinge_loss,
+                                       _losses.binary_cross_entropy_with_logits):
+        # Both read the output as a score with 0 as the boundary; a probability is > 0.
+        twice = "the loss applies a second sigmoid and " if encoding == "01" else ""
+        warnings.warn(
+            f"{name} expects raw scores, but {model!r} ends in a sigmoid: its outputs are "
+            f"probabilities, so {twice}accuracy counts every output (all above 0) as "
+            "class 1; use loss='bce'", UserWarning, stacklevel=3)
     if encoding in ("pm1", "01") and task != "binary":
         raise ValueError(f"{name} is a binary loss; the task is {task}")
     if encoding == "index" and task != "multiclass":
@@ -615,7 +656,7 @@ def fit(
 
     spec = _make_task(model, _width(model, xs[0]), b, loss, task)
     if bv is not None:
-        _make_task(model, spec.width, bv, spec.loss_fn, spec.kind)  # same checks for y_val
+        _make_task(model, spec.width, bv, spec.loss_fn, spec.kind, warn=False)  # y_val
     batches = Batches(xs, b, int(batch_size), shuffle=True, seed=seed)
     was_training = model.training
     model.train()  # record (and check traceability) in the mode the batches run in

@@ -83,6 +83,45 @@ def test_default_losses_follow_the_task():
     assert two.task == "regression"
 
 
+def test_a_model_ending_in_a_sigmoid_is_trained_on_probabilities_whatever_its_type():
+    """Logistic regression is one sigmoid Neuron; fit used to read only an MLP's
+    output_activation, so a Neuron got a second sigmoid and an accuracy of exactly 0.5."""
+    from chainrule.nn import Maxout, Neuron
+    from chainrule.nn.training import output_activation
+
+    xs, y = make_gaussians(100, noise=0.5, seed=3)
+    models = [Neuron(2, activation="sigmoid", seed=0), Layer(2, 1, "sigmoid", seed=0),
+              Sequential(Layer(2, 4, seed=0), Layer(4, 1, "sigmoid", seed=1), Dropout(0.0)),
+              MLP(2, [1], output_activation="sigmoid", seed=0)]
+    for model in models:
+        assert output_activation(model) == "sigmoid"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the default loss gives no warning
+            h = fit(model, xs, y, optimizer=SGD(model.parameters(), lr=0.5), epochs=60,
+                    batch_size=100, progress=False)
+        assert h.loss_name == "binary_cross_entropy" and h.accuracy[-1] >= 0.9, model
+    assert [output_activation(m) for m in (MLP(2, [3, 1]), Neuron(2, "tanh"),
+                                           Maxout(2, 1), Sequential(Dropout(0.1)))] == [
+        "linear", "tanh", "linear", None]
+
+
+@pytest.mark.parametrize(("loss", "message"), [
+    ("bce_with_logits", r"binary_cross_entropy_with_logits expects raw scores, but "
+                        r"Neuron\(2, sigmoid\) ends in a sigmoid: .* second sigmoid .* use "
+                        r"loss='bce'"),
+    ("hinge", r"hinge_loss expects raw scores, .* counts every output \(all above 0\) as "
+              r"class 1; use loss='bce'"),
+])
+def test_a_score_loss_on_a_sigmoid_output_warns(loss, message):
+    from chainrule.nn import Neuron
+
+    xs, y = make_moons(20, seed=0)
+    with pytest.warns(UserWarning, match=message) as caught:
+        fit(Neuron(2, activation="sigmoid", seed=0), xs, y, loss=loss, epochs=1,
+            validation=0.2, progress=False)
+    assert len(caught) == 1  # not once more for the validation labels
+
+
 def test_loss_by_name_or_function_and_label_encodings():
     xs, y = make_moons(20, seed=0)
     assert fit(MLP(2, [4, 1], seed=0), xs, y, loss="hinge", epochs=1,

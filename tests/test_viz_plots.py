@@ -67,6 +67,20 @@ def test_decision_boundary_binary(trained, tmp_path):
     saved(fig, tmp_path / "boundary.png")
 
 
+def test_a_sigmoid_neuron_gets_its_boundary_at_one_half():
+    """Logistic regression as one sigmoid Neuron: the boundary is where p = 0.5 (it used
+    to be looked for at 0, where a probability never is, so no line was drawn)."""
+    from chainrule.nn import SGD, Neuron, make_gaussians
+
+    X, y = make_gaussians(100, noise=0.5, seed=3)
+    neuron = Neuron(2, activation="sigmoid", seed=0)
+    fit(neuron, X, y, optimizer=SGD(neuron.parameters(), lr=0.5), epochs=50, batch_size=100,
+        progress=False)
+    ax = plot_decision_boundary(neuron, X, y, resolution=30).axes[0]
+    lines = [c for c in ax.collections if list(getattr(c, "levels", [])) == [0.5]]
+    assert len(lines) == 1
+
+
 def test_decision_boundary_multiclass_with_a_batched_predict(tmp_path):
     X, y = make_spiral(60, seed=0, classes=3)
     calls = []

@@ -109,8 +109,16 @@ def plot_history(history: Any, *, title: str | None = None,
 
 
 def _threshold_for(model: Any) -> float:
-    act = getattr(model, "output_activation", None)
-    name = getattr(act, "name", act)
+    # The output activation as fit sees it: a sigmoid Neuron or Layer (logistic
+    # regression) outputs probabilities as much as an MLP with a sigmoid output does.
+    from chainrule.nn import Module
+    from chainrule.nn.training import output_activation
+
+    if isinstance(model, Module):
+        name = output_activation(model)
+    else:
+        act = getattr(model, "output_activation", None)
+        name = getattr(act, "name", act)
     return 0.5 if name == "sigmoid" else 0.0
 
 
