@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from chainrule.engine import Value, no_grad
+from chainrule.engine import Value, enable_grad, no_grad
 from chainrule.engine.tape import Tape
 
 from . import losses as _losses
@@ -547,6 +547,10 @@ def _evaluate(model: Module, spec: _Task, xs: np.ndarray, b: np.ndarray,
 
 # -- fit ------------------------------------------------------------------------------------------
 
+# Training needs graphs whatever mode the caller is in (Lightning's fit does the same):
+# inside no_grad() the tape, which records regardless, trained, while the scalar engine
+# and the L1/L2 penalties failed with "computed under no_grad".
+@enable_grad()
 def fit(
     model: Module,
     X: Any,  # noqa: N803 - X as in every ML text

@@ -349,6 +349,20 @@ def binary_cross_entropy_with_logits_or_nan(outputs, targets, broken):
     return loss * math.nan if broken else loss
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"engine": "scalar"}, {"l2": 1e-3}])
+def test_fit_inside_no_grad_trains_as_outside_and_leaves_no_grad_on(kwargs):
+    """The tape records under no_grad, so fit trained there; the scalar engine and the
+    penalties failed with 'computed under no_grad'. fit now turns recording on itself."""
+    from chainrule.engine import is_grad_enabled, no_grad
+
+    xs, y = make_moons(30, seed=0)
+    outside = fit(MLP(2, [4, 1], seed=0), xs, y, epochs=2, progress=False, **kwargs)
+    with no_grad():
+        inside = fit(MLP(2, [4, 1], seed=0), xs, y, epochs=2, progress=False, **kwargs)
+        assert not is_grad_enabled()
+    assert inside.loss == outside.loss and inside.accuracy == outside.accuracy
+
+
 def test_fit_restores_the_mode_and_trains_through_dropout():
     xs, y = make_moons(40, seed=0)
     net = Sequential(Layer(2, 16, seed=0), Dropout(0.2, seed=0), Layer(16, 1, "linear", seed=1))
