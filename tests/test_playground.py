@@ -179,6 +179,22 @@ def test_a_diverging_step_raises_and_changes_nothing():
     assert weights(t.model) == before and t.steps == 0
 
 
+def test_training_and_sample_graphs_work_inside_no_grad():
+    """The penalty and the sample's graph are scalar-engine graphs: inside a caller's
+    no_grad() they used to fail with 'computed under no_grad'."""
+    from chainrule.engine import is_grad_enabled, no_grad
+
+    settings = Settings(**{**MOONS, "regularization": "l2", "regularization_rate": 0.01})
+    outside, inside = Trainer(settings), Trainer(settings)
+    outside.step(5)
+    with no_grad():
+        inside.step(5)
+        _, loss = inside.sample_graph(0)
+        assert not is_grad_enabled()
+    assert weights(inside.model) == weights(outside.model)
+    assert loss.parents and any(p.grad != 0.0 for p in inside.params)
+
+
 def test_regression_uses_mse_and_a_clipped_value():
     t = Trainer(Settings(dataset="plane (regression)", hidden=(4,), learning_rate=0.03))
     assert t.settings.regression and t.accuracy() is None

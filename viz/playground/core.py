@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
-from chainrule.engine import Value
+from chainrule.engine import Value, enable_grad
 from chainrule.engine.tape import Tape
 from chainrule.nn import (
     MLP,
@@ -365,6 +365,7 @@ class Trainer:
         self._make_model()
 
     # -- training ---------------------------------------------------------------------------
+    @enable_grad()  # training builds graphs (the penalty's) even inside a caller's no_grad
     def step(self, n: int = 1) -> None:
         """Make ``n`` mini-batch updates.
 
@@ -473,6 +474,7 @@ class Trainer:
         return layers[layer][index].reshape(GRID, GRID)
 
     # -- one sample through the scalar engine ---------------------------------------------------
+    @enable_grad()  # the graph is what this draws, whatever the caller's grad mode
     def sample_graph(self, index: int, *, test: bool = False) -> tuple[Value, Value]:
         """``(output, loss)`` of one training (or test) point built with the scalar engine
         and backpropagated, so every node has its value and gradient for drawing."""
