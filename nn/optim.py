@@ -93,7 +93,7 @@ def _weight_decay(wd: Any) -> float:
 
 def _flag(x: Any, name: str) -> bool:
     if not isinstance(x, bool):
-        raise TypeError(f"{name} must be True or False, got {type(x).__name__}")
+        raise TypeError(f"{name} must be True or False, got {type(x).__name__} {x!r}")
     return x
 
 
