@@ -226,8 +226,17 @@ class Standardizer:
     def fit(self, X: Any) -> Standardizer:  # noqa: N803 - X as in every ML text
         """Compute the column means and (population) standard deviations of ``X``."""
         a = _matrix(X)
-        self.mean = a.mean(axis=0)
-        self.std = a.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = a.mean(axis=0), a.std(axis=0)
+        big = ~(np.isfinite(mean) & np.isfinite(std))
+        if big.any():
+            # Finite data whose sum or squares overflow (values near 1e154 and above):
+            # the same statistics of the columns divided by their largest magnitude,
+            # scaled back (std would otherwise be inf and every transform 0 or nan).
+            scale = np.abs(a[:, big]).max(axis=0)
+            unit = a[:, big] / scale
+            mean[big], std[big] = unit.mean(axis=0) * scale, unit.std(axis=0) * scale
+        self.mean, self.std = mean, std
         return self
 
     @property

@@ -2,6 +2,7 @@
 
 import math
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -131,6 +132,21 @@ def test_standardizer_constant_columns_and_one_d_input():
     t = Standardizer().fit(y)
     assert t.transform(y).shape == (3,)
     assert t.inverse_transform(t.transform(y)) == pytest.approx(y)
+
+
+def test_standardizer_of_huge_finite_data_is_not_inf():
+    """Squares of 1e300 overflow: std used to be inf (with a numpy overflow warning) and
+    every standardised value 0. Only the columns that overflow take the careful path."""
+    base = np.array([[1.0, 10.0], [3.0, 30.0], [5.0, 20.0]])
+    huge = base * np.array([1e300, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = Standardizer().fit(huge)
+        z = s.transform(huge)
+    assert s.mean.tolist() == pytest.approx([3e300, 20.0], rel=1e-15)
+    assert s.std[1] == Standardizer().fit(base).std[1]  # untouched column, bit for bit
+    assert np.isfinite(s.std).all() and s.std[0] == pytest.approx(base[:, 0].std() * 1e300)
+    assert z == pytest.approx(Standardizer().fit_transform(base), rel=1e-12, abs=1e-15)
 
 
 def test_standardizer_errors():
