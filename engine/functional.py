@@ -51,7 +51,7 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     anomaly = is_anomaly_enabled()
     if create_graph:
         grads = _backward_values(output, order, anomaly)
-        return [grads.get(x) or _leaf(0.0) for x in inputs]
+        return [g if (g := grads.get(x)) is not None else _leaf(0.0) for x in inputs]
     grads = {output: 1.0}
     get = grads.get
     for node in order:

@@ -74,6 +74,11 @@ class Rule:
     def __repr__(self) -> str:
         return f"Rule({self.name!r}: {self.derivative})"
 
+    def __reduce__(self) -> tuple:
+        # Pickled (and deep-copied) by name: the table's row is the rule, and its
+        # lambdas cannot be pickled anyway.
+        return (_rule_named, (self.name,))
+
 
 def _pow_local(xp, out, a, b, arg):
     # d/da a**b = b * a**(b-1); d/db a**b = a**b * log(a).
@@ -169,3 +174,11 @@ _ROWS = (
 
 RULES: dict[str, Rule] = {rule.name: rule for rule in _ROWS}
 """Every primitive op by name. Tests iterate over this table."""
+
+
+def _rule_named(name: str) -> Rule:
+    """The row of :data:`RULES` called ``name`` (how a pickled node finds its rule)."""
+    try:
+        return RULES[name]
+    except KeyError:
+        raise ValueError(f"no rule named {name!r} in chainrule.engine.RULES") from None

@@ -309,6 +309,11 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
+    def __bool__(self) -> bool:
+        # As a number (and a PyTorch scalar): `if loss:` is False for 0.0. The graph is
+        # not consulted, and control flow on it is not recorded (see the tape's docs).
+        return self.data != 0.0
+
     def __repr__(self) -> str:
         parts = [f"data={self.data!r}", f"grad={self.grad!r}"]
         if self._op is not None:

@@ -430,3 +430,42 @@ def test_graph_memory_is_freed_by_reference_counting_alone():
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_truth_value_is_the_numbers_like_a_float_or_a_torch_scalar():
+    assert not Value(0.0) and not Value(-0.0)
+    assert Value(1e-300) and Value(-2.0) and Value(math.nan)
+    loss = Value(3.0) - 3.0
+    assert not loss  # `if loss:` reads the number, not the object
+
+
+def test_nodes_pickle_and_deepcopy_with_their_rules_found_by_name():
+    import copy
+    import pickle
+
+    x = Value(2.0, label="x")
+    y = (x * 3).tanh() + x.leaky_relu(0.1)
+    y.backward()
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        assert clone.rule is y.rule and clone.parents[0].rule is y.parents[0].rule
+        assert (clone.data, clone.grad, clone.op) == (y.data, y.grad, "add")
+        clone.backward()
+        (cx,) = [n for n in _leaves(clone) if n.label == "x"]
+        assert cx.grad == x.grad * 2  # the copy's leaf accumulated a second time
+    with pytest.raises(ValueError, match="no rule named 'nope'"):
+        from chainrule.engine.rules import _rule_named
+
+        _rule_named("nope")
+
+
+def _leaves(root):
+    seen, stack, out = {root}, [root], []
+    while stack:
+        node = stack.pop()
+        if node.is_leaf:
+            out.append(node)
+        for p in node.parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return out
