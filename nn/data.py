@@ -187,13 +187,18 @@ def make_regression(n: int = 100, noise: float = 0.1, seed: Any = 0,
 
 # -- preparation ----------------------------------------------------------------------------------
 
-def _matrix(data: Any, name: str = "X") -> np.ndarray:
+def _matrix(data: Any, name: str = "X", *, column: bool = True,
+            what: str = "data") -> np.ndarray:
+    """``data`` as a finite (samples x features) float64 array, or an error naming ``name``.
+
+    A 1-D array is one feature per sample when ``column`` is True, else refused.
+    """
     try:
         a = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name} must be a numeric array, got {type(data).__name__} "
                         f"({e})") from None
-    if a.ndim == 1:
+    if a.ndim == 1 and column:
         a = a[:, None]
     if a.ndim != 2:
         raise ValueError(f"{name} must be 2-D (samples x features), got shape {a.shape}")
@@ -202,7 +207,7 @@ def _matrix(data: Any, name: str = "X") -> np.ndarray:
     if not np.isfinite(a).all():
         row, col = np.argwhere(~np.isfinite(a))[0]
         raise ValueError(f"{name}[{row}, {col}] is {float(a[row, col])!r}; "
-                         "data must be finite")
+                         f"{what} must be finite")
     return a
 
 

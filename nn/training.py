@@ -46,7 +46,7 @@ from chainrule.engine import Value, enable_grad, no_grad
 from chainrule.engine.tape import Tape
 
 from . import losses as _losses
-from .data import Batches, train_val_test_split
+from .data import Batches, _matrix, train_val_test_split
 from .module import MLP, Dropout, Layer, Maxout, Module, Neuron, Sequential
 from .optim import Adam, LRScheduler, Optimizer, clip_grad_norm
 
@@ -421,21 +421,10 @@ def loss_and_grad_for(model: Module, spec: Any = None, nin: int | None = None,
 # -- public helpers -------------------------------------------------------------------------------
 
 def _features(model: Module, X: Any, name: str = "X") -> np.ndarray:  # noqa: N803
-    try:
-        xs = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a numeric array, got {type(X).__name__} ({e})") from None
-    if xs.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (samples x features), got shape {xs.shape}")
-    if len(xs) == 0:
-        raise ValueError(f"{name} is empty (no samples)")
+    xs = _matrix(X, name, column=False, what="inputs")
     nin = getattr(model, "nin", None)
     if isinstance(nin, int) and xs.shape[1] != nin:
         raise ValueError(f"{name} has {xs.shape[1]} features, the model expects {nin} inputs")
-    if not np.isfinite(xs).all():
-        row, col = np.argwhere(~np.isfinite(xs))[0]
-        raise ValueError(f"{name}[{row}, {col}] is {float(xs[row, col])!r}; "
-                         "inputs must be finite")
     return xs
 
 
