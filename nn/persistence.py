@@ -170,45 +170,65 @@ def _parse(raw: bytes, allow_nonfinite: bool) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
 
+    try:
+        return strict_json_loads(text, allow_nonfinite=allow_nonfinite)
+    except StrictJSONError as e:
+        raise _Error(str(e)) from None
+
+
+class StrictJSONError(ValueError):
+    """Raised by :func:`strict_json_loads`; the message says what is wrong and where."""
+
+
+def strict_json_loads(text: str, *, allow_nonfinite: bool = False) -> Any:
+    """``json.loads`` that trusts nothing: for model files and playground state strings.
+
+    Refuses duplicate keys (plain ``json`` keeps the last silently), ``NaN`` and
+    ``Infinity`` and numbers that overflow a float (unless ``allow_nonfinite``),
+    integers of more than 100 digits, and nesting deep enough to exhaust the stack;
+    a text cut short is reported as such. Raises :class:`StrictJSONError`.
+    """
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in items:
             if key in out:
-                raise _Error(f"duplicate key {key!r}")
+                raise StrictJSONError(f"duplicate key {key!r}")
             out[key] = value
         return out
 
     def constant(name: str) -> float:
         if allow_nonfinite:
             return float(name.replace("Infinity", "inf"))
-        raise _Error(f"{name} is not allowed (non-finite numbers are refused; pass "
-                   "allow_nonfinite=True to load them)")
+        raise StrictJSONError(f"{name} is not allowed (non-finite numbers are refused; pass "
+                              "allow_nonfinite=True to load them)")
 
     def real(token: str) -> float:
         value = float(token)
         if math.isinf(value) and not allow_nonfinite:
-            raise _Error(f"the number {token} overflows a float")
+            raise StrictJSONError(f"the number {token} overflows a float")
         return value
 
     def integer(token: str) -> int:
         if len(token) > 100:
-            raise _Error(f"an integer of {len(token)} digits is too large")
+            raise StrictJSONError(f"an integer of {len(token)} digits is too large")
         return int(token)
 
     try:
         return json.loads(text, object_pairs_hook=pairs, parse_constant=constant,
                           parse_float=real, parse_int=integer)
     except RecursionError:
-        raise _Error("the JSON is nested too deeply") from None
+        raise StrictJSONError("the JSON is nested too deeply") from None
     except json.JSONDecodeError as e:
         # An unterminated string runs to the end of the text (a raw newline inside a
-        # string is a different error), so both cases mean the file was cut short.
+        # string is a different error), so both cases mean the text was cut short.
         # (json's "Unterminated string starting at" already ends with "at")
         msg = e.msg.removesuffix(" at")
         if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string"):
-            raise _Error(f"the JSON ends too early (truncated file?): {msg} at line "
-                       f"{e.lineno} column {e.colno}") from None
-        raise _Error(f"not valid JSON: {msg} at line {e.lineno} column {e.colno}") from None
+            raise StrictJSONError(f"the JSON ends too early (truncated file?): {msg} at line "
+                                  f"{e.lineno} column {e.colno}") from None
+        raise StrictJSONError(f"not valid JSON: {msg} at line {e.lineno} column "
+                              f"{e.colno}") from None
 
 
 # -- checking the document ------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from chainrule.nn import (
     mse_loss,
 )
 from chainrule.nn.optim import Optimizer
+from chainrule.nn.persistence import StrictJSONError, strict_json_loads
 
 __all__ = [
     "ACTIVATIONS",
@@ -538,19 +539,6 @@ class Trainer:
 
 # -- parsing a state string, trusting nothing ----------------------------------------------------
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"playground state: duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"playground state: {name} is not allowed (numbers must be finite)")
-
-
 def _finite_list(value: Any, name: str, *, length: int | None = None) -> list[float]:
     if not isinstance(value, list):
         raise ValueError(f"playground state: {name} must be a list, got {type(value).__name__}")
@@ -591,12 +579,12 @@ def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[
     if len(text) > MAX_STATE_CHARS:
         raise ValueError(f"playground state: {len(text)} characters is more than the "
                          f"{MAX_STATE_CHARS} allowed")
+    if not text.strip():
+        raise ValueError("playground state: the string is empty")
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    except RecursionError:
-        raise ValueError("playground state: nested too deeply") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"playground state: not valid JSON ({e})") from None
+        doc = strict_json_loads(text)
+    except StrictJSONError as e:
+        raise ValueError(f"playground state: {e}") from None
     if not isinstance(doc, dict):
         raise ValueError(f"playground state must be a JSON object, got {type(doc).__name__}")
     if doc.get("format") != STATE_FORMAT:
