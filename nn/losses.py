@@ -84,6 +84,18 @@ def _seq(x: Any, what: str) -> list[Any]:
     return list(x)
 
 
+def _batch_targets(items: list[Any], target: Any, name: str, noun: str) -> list[Any]:
+    """The targets of a batch of ``len(items)`` predictions (or rows of logits), one each."""
+    if _is_scalar(target):
+        raise ValueError(f"{name}: {len(items)} {noun} need {len(items)} targets, "
+                         "got one number")
+    targets = _seq(target, f"{name} targets")
+    if len(items) != len(targets):
+        raise ValueError(f"{name}: {noun} and targets differ in length ({len(items)} vs "
+                         f"{len(targets)})")
+    return targets
+
+
 def _pairs(pred: Any, target: Any, name: str) -> tuple[list[Value | float], list[Value | float]]:
     """Flatten matching predictions and targets (a scalar, a batch, or a batch of rows)."""
     if _is_scalar(pred):
@@ -92,14 +104,7 @@ def _pairs(pred: Any, target: Any, name: str) -> tuple[list[Value | float], list
                              f"{type(target).__name__}")
         return [_scalar(pred, f"{name} prediction")], [_scalar(target, f"{name} target")]
     preds = _seq(pred, f"{name} predictions")
-    if _is_scalar(target):
-        raise ValueError(f"{name}: {len(preds)} predictions need {len(preds)} targets, "
-                         "got one number")
-    targets = _seq(target, f"{name} targets")
-    if len(preds) != len(targets):
-        raise ValueError(
-            f"{name}: predictions and targets differ in length ({len(preds)} vs {len(targets)})"
-        )
+    targets = _batch_targets(preds, target, name, "predictions")
     if not preds:
         raise ValueError(f"{name}: empty batch (no predictions)")
     ps: list[Value | float] = []
@@ -336,14 +341,7 @@ def cross_entropy(logits: Any, target: Any) -> Value:
     rows = _seq(logits, f"{name} logits")
     if not rows:
         raise ValueError(f"{name}: empty batch (no logits)")
-    if _is_scalar(target):
-        raise ValueError(f"{name}: a batch of {len(rows)} samples needs {len(rows)} "
-                         "targets, got one")
-    targets = _seq(target, f"{name} targets")
-    if len(rows) != len(targets):
-        raise ValueError(
-            f"{name}: logits and targets differ in length ({len(rows)} vs {len(targets)})"
-        )
+    targets = _batch_targets(rows, target, name, "rows of logits")
     widths = set()
     losses = []
     for row, t in zip(rows, targets):
