@@ -30,6 +30,7 @@ _isfinite = math.isfinite
 _fabs = math.fabs
 _copysign = math.copysign
 _floor = math.floor
+_fsum = math.fsum
 
 
 def div(a: float, b: float) -> float:
@@ -50,9 +51,13 @@ def _is_odd_integer(y: float) -> bool:
 def pow(a: float, b: float) -> float:  # noqa: A001 - mirrors math.pow
     """``a ** b`` with C99 ``pow`` semantics: never complex, never an exception.
 
-    A negative base with a non-integer exponent gives ``nan``; ``0 ** -1`` gives
-    ``inf`` (``-inf`` for ``-0.0``); overflow gives ``+-inf``; ``0 ** 0`` is ``1``.
+    A negative base with a non-integer exponent gives ``nan`` (``-inf`` included, where
+    C gives ``+-inf`` or 0); ``0 ** -1`` gives ``inf`` (``-inf`` for ``-0.0``); overflow
+    gives ``+-inf``; ``0 ** 0`` is ``1``; ``(-0.0) ** 0.5`` is ``+0.0`` as in C (numpy
+    and PyTorch take a square root there and give ``-0.0``).
     """
+    if a < 0.0 and _isfinite(b) and b != _floor(b):
+        return NAN
     try:
         return _pow(a, b)
     except ValueError:
@@ -66,6 +71,19 @@ def pow(a: float, b: float) -> float:  # noqa: A001 - mirrors math.pow
         if a < 0.0 and _is_odd_integer(b):
             return -INF
         return INF
+
+
+def fsum(xs: list[float]) -> float:
+    """``x1 + ... + xn`` correctly rounded (``math.fsum``), so the result depends neither
+    on the order of the terms nor on the Python version; with an infinite term or an
+    overflow (where fsum raises) the terms are added left to right, as IEEE does."""
+    try:
+        return _fsum(xs)
+    except (ValueError, OverflowError):
+        total = 0.0
+        for x in xs:
+            total += x
+        return total
 
 
 def exp(x: float) -> float:

@@ -155,9 +155,10 @@ _ROWS = (
     Rule("leaky_relu", "leaky_relu", 1,
          lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, alpha),),
          "d leaky_relu(x)/dx = 1 if x > 0 else alpha (alpha at 0)"),
-    # For x <= 0, d/dx alpha (e^x - 1) = alpha e^x = out + alpha.
+    # For x <= 0, d/dx alpha (e^x - 1) = alpha e^x. (out + alpha is the same number
+    # in exact arithmetic, but cancels: 0 instead of 1.2e-48 at x = -111.)
     Rule("elu", "elu", 1,
-         lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, out + alpha),),
+         lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, alpha * xp.exp(x)),),
          "d elu(x)/dx = 1 if x > 0 else alpha e^x"),
     Rule("softplus", "softplus", 1, lambda xp, out, x, arg: (xp.sigmoid(x),),
          "d softplus(x)/dx = sigmoid(x)"),

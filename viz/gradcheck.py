@@ -64,7 +64,7 @@ FORWARD: dict[str, Callable[[list[float], Any], float]] = {
     "sin": _unary(kernels.sin),
     "cos": _unary(kernels.cos),
     "clamp": lambda xs, arg: kernels.clamp(xs[0], arg),
-    "sum": lambda xs, arg: math.fsum(xs),
+    "sum": lambda xs, arg: kernels.fsum(xs),
     "max": lambda xs, arg: kernels.maximum_many(xs),
 }
 
