@@ -39,9 +39,11 @@ What is recorded, and what is not
   the batch sum of their gradients into ``.grad`` (as scalar backward of the summed
   loss would). Every other leaf the graph reaches is a **constant** with the number it
   had at record time. So a parameter missing from ``params`` is silently frozen.
-* Nodes that depend on parameters but on no input (a weight penalty ``sum(p*p)``) are
-  computed once per ``forward``, not once per sample; their gradient is the batch sum.
-  Nodes that depend on neither are folded into constants.
+* Every node that depends on an input or a parameter is computed per sample, also one
+  that depends on parameters only (a weight penalty ``sum(p*p)``), so the gradient is
+  exactly a sum of per-sample gradients, as a loop of scalar backward calls would give
+  (``d * (g1 + g2)`` is not ``d * g1 + d * g2`` when ``d`` is infinite). Nodes that
+  depend on neither are folded into constants.
 * **Python control flow is frozen at record time.** ``fn`` runs once, on ``example``;
   the tape replays the ops that run made. ``if x.data > 0:`` (or ``if x > 0``, which
   compares ``.data``), loops whose length depends on values, ``float(v)``, ``round``,
@@ -190,6 +192,17 @@ def _clamp(x: Any, bounds: tuple[float, float], out: np.ndarray) -> None:
     np.copyto(out, hi, where=x > hi)
 
 
+def _pow(a: Any, b: Any, out: np.ndarray) -> None:
+    # C99 pow, as the float kernel: numpy takes a square root for the exponent 0.5, which
+    # gives -0.0 for -0.0 and nan for -inf where C gives +0.0 and inf. A negative base to
+    # a non-integer power is nan (-inf included); no other such power is -0.0.
+    np.power(a, b, out=out)
+    fraction = np.floor(b) != b  # also True for a nan exponent, harmless here
+    if np.any(fraction):
+        np.copyto(out, np.nan, where=fraction & (a < 0.0))
+        np.add(out, 0.0, out=out, where=fraction)  # -0.0 + 0.0 is +0.0
+
+
 def _fold(ufunc: Any) -> Callable[..., None]:
     def kernel(xs: Sequence[Any], arg: Any, out: np.ndarray) -> None:
         np.copyto(out, xs[0])
@@ -204,9 +217,9 @@ KERNELS: dict[str, Callable[..., None]] = {
     "sub": _binary(np.subtract),
     "mul": _binary(np.multiply),
     "div": _binary(np.divide),
-    "pow": _binary(np.power),
-    "powc": lambda x, c, out: np.power(x, c, out=out),
-    "rpow": lambda x, c, out: np.power(c, x, out=out),
+    "pow": lambda a, b, arg, out: _pow(a, b, out),
+    "powc": lambda x, c, out: _pow(x, c, out),
+    "rpow": lambda x, c, out: _pow(c, x, out),
     "neg": _unary(np.negative),
     "exp": _unary(np.exp),
     "log": _unary(np.log),
@@ -232,9 +245,9 @@ _rowdot = getattr(np, "vecdot", None) or (lambda a, b: np.einsum("...i,...i->...
 
 # -- the recorded program -------------------------------------------------------------------
 
-# Where a node's value lives: per-sample rows (inputs and nodes that depend on an
-# input) or shared rows (parameters, constants, nodes that depend on parameters only).
-_INPUT, _PARAM, _CONST, _VAR, _SHARED = range(5)
+# Where a node's value lives: per-sample rows (inputs and every node computed from an
+# input or a parameter) or shared rows (parameters and constants, which no group writes).
+_INPUT, _PARAM, _CONST, _VAR = range(4)
 
 
 class _Work:
@@ -405,20 +418,29 @@ class _Block:
             return values.reshape((npos, k, *width))
         return values.reshape((k, npos, *width)).swapaxes(0, 1)
 
-    def contributions(self, ds: Sequence, g: np.ndarray, work: _Work) -> np.ndarray:
-        """``d * g`` for each operand slot of the block, shape ``(positions or 1, *g.shape)``."""
+    def contributions(self, ds: Sequence, g: np.ndarray, work: _Work,
+                      masked: bool = False) -> np.ndarray:
+        """``d * g`` for each operand slot of the block, shape ``(positions or 1, *g.shape)``;
+        ``masked``: 0 wherever ``d`` is 0 (a structural zero), whatever ``g`` is."""
         if _all_floats(ds):
             if ds.count(1.0) == len(ds):  # 1.0 * g == g exactly, nan and inf included
                 return g[None]
             buf = work.buffer(self, "c", (len(ds), *g.shape))
-            return np.multiply(np.array(ds).reshape((-1,) + (1,) * g.ndim), g, out=buf)
+            d = np.array(ds).reshape((-1,) + (1,) * g.ndim)
+            np.multiply(d, g, out=buf)
+            if masked:
+                np.copyto(buf, 0.0, where=d == 0.0)
+            return buf
         buf = work.buffer(self, "c", (len(ds), *g.shape))
         for j, d in enumerate(ds):
             np.multiply(d, g, out=buf[j])
+            if masked:
+                np.copyto(buf[j], 0.0, where=np.asarray(d) == 0.0)
         return buf
 
-    def batch_sums(self, ds: Sequence, g: np.ndarray) -> np.ndarray:
-        """Batch sums of ``d * g`` for the shared operands of a per-sample group."""
+    def batch_sums(self, ds: Sequence, g: np.ndarray, masked: bool = False) -> np.ndarray:
+        """Batch sums of ``d * g`` (per sample, then summed) for the shared operands;
+        ``masked`` as in :meth:`contributions`."""
         if _all_floats(ds) and ds.count(1.0) == len(ds):
             return g.sum(axis=-1)[None]
         g_sum = None
@@ -427,20 +449,24 @@ class _Block:
             if type(d) is float:
                 if g_sum is None:
                     g_sum = g.sum(axis=-1)
-                sums.append(g_sum if d == 1.0 else d * g_sum)
+                # A float d is the same for every sample, so d * sum(g) = sum(d * g) but
+                # for rounding; a structural zero passes nothing.
+                sums.append(g_sum if d == 1.0 else np.zeros_like(g_sum) if masked and d == 0.0
+                            else d * g_sum)
+            elif masked:
+                sums.append(np.where(np.asarray(d) == 0.0, 0.0, d * g).sum(axis=-1))
             else:
-                sums.append(_rowdot(np.asarray(d), g))
+                sums.append(_rowdot(np.broadcast_to(d, g.shape), g))
         return sums[0][None] if len(sums) == 1 else np.stack(sums)
 
 
 class _Group:
     """Nodes with the same op, arity, argument and operand layout at the same depth."""
 
-    __slots__ = ("rule", "kernel", "arg", "nary", "is_sum", "arity", "per_sample", "depth",
+    __slots__ = ("rule", "kernel", "arg", "nary", "is_sum", "arity", "depth",
                  "start", "stop", "blocks", "nodes", "single")
 
-    def __init__(self, rule: Rule, arg: Any, arity: int, per_sample: bool, depth: int,
-                 nodes: list[Value]) -> None:
+    def __init__(self, rule: Rule, arg: Any, arity: int, depth: int, nodes: list[Value]) -> None:
         self.rule = rule
         self.depth = depth
         self.kernel = KERNELS[rule.name]
@@ -449,27 +475,27 @@ class _Group:
         self.is_sum = rule.name == "sum"
         self.arity = arity
         self.single = False  # set by Tape._build: one block holds slots 0..arity-1 in order
-        self.per_sample = per_sample
         self.nodes = nodes  # the recorded Values (for messages)
         self.start = self.stop = 0
         self.blocks: list[_Block] = []  # the per-sample block (if any) comes first
 
     def run(self, shared: np.ndarray, rows: np.ndarray, work: _Work) -> list[np.ndarray]:
         """Compute the group's outputs into its rows; return the gathered operand blocks."""
-        per_sample = self.per_sample
         parts = []
         for block in self.blocks:
             values = block.gather(shared if block.shared else rows, work)
-            if per_sample and block.shared:
+            if block.shared:
                 values = values[..., None]  # a batch axis of length 1, to broadcast
             parts.append(values)
-        out = (rows if per_sample else shared)[self.start:self.stop]
+        out = rows[self.start:self.stop]
         if self.is_sum:
             # One reduction per block instead of arity - 1 additions.
             for i, values in enumerate(parts):
                 if i == 0:
                     if len(values) == 1:
                         np.copyto(out, values[0])
+                    elif values.shape[-1] != out.shape[-1]:  # shared: broadcast the sum
+                        np.copyto(out, values.sum(axis=0))
                     else:
                         np.sum(values, axis=0, out=out)
                 else:
@@ -563,13 +589,10 @@ class Tape:
         self.n_inputs = 0
         self.n_outputs = 0
         self.n_nodes = 0
-        self._n_shared = 0
         self._n_rows = 0
-        self._shared0 = np.zeros(0)
-        self._n_fixed = 0  # parameters and constants: the shared rows no group writes
+        self._shared0 = np.zeros(0)  # parameters, then constants: the rows no group writes
         self._works: dict[int, _Work] = {}
-        self._shared_groups: list[_Group] = []
-        self._row_groups: list[_Group] = []
+        self._groups: list[_Group] = []
         self._outputs: list[tuple[bool, int]] = []
         self._state: tuple | None = None
 
@@ -637,30 +660,25 @@ class Tape:
             else:
                 ps = _parents(node)
                 kinds = [kind[p] for p in ps]
-                if _INPUT in kinds or _VAR in kinds:
-                    kind[node] = _VAR
-                    near = [depth[p] for p, k in zip(ps, kinds) if k in (_INPUT, _VAR)]
-                elif _PARAM in kinds or _SHARED in kinds:
-                    kind[node] = _SHARED
-                    near = [depth[p] for p, k in zip(ps, kinds) if k in (_PARAM, _SHARED)]
-                else:  # depends on constants only: fold it into one
+                if kinds.count(_CONST) == len(kinds):  # constants only: fold into one
                     kind[node] = _CONST
                     constants.append(node)
                     continue
+                kind[node] = _VAR
+                near = [depth[p] for p, k in zip(ps, kinds) if k != _CONST]
                 if node.op not in KERNELS:
                     raise TraceError(f"the op {node.op!r} has no numpy kernel in "
                                      "chainrule.engine.tape.KERNELS")
                 depth[node] = d = 1 + max(near)
                 layout = tuple(k in (_INPUT, _VAR) for k in kinds)
-                per_sample = kind[node] == _VAR
-                key = (per_sample, d, node.op, len(ps), repr(node.arg), layout)
+                key = (d, node.op, len(ps), repr(node.arg), layout)
                 group = groups.get(key)
                 if group is None:
-                    group = groups[key] = _Group(node.rule, node.arg, len(ps), per_sample, d, [])
+                    group = groups[key] = _Group(node.rule, node.arg, len(ps), d, [])
                 group.nodes.append(node)
 
-        # Shared store: parameters, constants, then shared groups; per-sample store:
-        # inputs, then per-sample groups. Each group's outputs are consecutive rows.
+        # Shared store: parameters, then constants; per-sample store: inputs, then the
+        # groups. Each group's outputs are consecutive rows.
         row: dict[Value, int] = {}
         for p, j in param_row.items():
             row[p] = j
@@ -669,12 +687,11 @@ class Tape:
         for v, i in input_row.items():
             row[v] = i
         n_fixed = len(params) + len(constants)
-        ordered = sorted(groups.values(), key=lambda g: (g.per_sample, g.depth, g.nodes[0]._seq))
-        top = {False: n_fixed, True: len(inputs)}
+        ordered = sorted(groups.values(), key=lambda g: (g.depth, g.nodes[0]._seq))
+        top = len(inputs)
         for group in ordered:
-            group.start = top[group.per_sample]
-            group.stop = group.start + len(group.nodes)
-            top[group.per_sample] = group.stop
+            group.start, group.stop = top, top + len(group.nodes)
+            top = group.stop
             for i, node in enumerate(group.nodes):
                 row[node] = group.start + i
 
@@ -682,7 +699,7 @@ class Tape:
         for group in ordered:
             for shared in (False, True):
                 positions = [p for p in range(group.arity)
-                             if (kind[_parents(group.nodes[0])[p]] in (_PARAM, _CONST, _SHARED))
+                             if (kind[_parents(group.nodes[0])[p]] in (_PARAM, _CONST))
                              == shared]
                 if not positions:
                     continue
@@ -698,13 +715,10 @@ class Tape:
         self.n_outputs = len(outputs)
         self.n_nodes = sum(len(g.nodes) for g in ordered)
         self._n_constants = len(constants)
-        self._n_fixed = n_fixed
-        self._n_shared = top[False]
-        self._n_rows = top[True]
-        self._shared0 = np.zeros(self._n_shared)
-        self._shared0[len(params):n_fixed] = [c.data for c in constants]
-        self._shared_groups = [g for g in ordered if not g.per_sample]
-        self._row_groups = [g for g in ordered if g.per_sample]
+        self._n_rows = top
+        self._shared0 = np.zeros(n_fixed)
+        self._shared0[len(params):] = [c.data for c in constants]
+        self._groups = ordered
         self._outputs = [(kind[v] in (_INPUT, _VAR), row[v]) for v in outputs]
 
     # -- replay ------------------------------------------------------------------------------
@@ -728,17 +742,12 @@ class Tape:
         anomaly = bool(get_mode() & ANOMALY)
         saved = []
         with np.errstate(all="ignore"):
-            for group in self._shared_groups:
-                saved.append(group.run(shared, rows, work))
-                if anomaly:
-                    self._check_forward(group, saved[-1], shared[group.start:group.stop])
-            for group in self._row_groups:
+            for group in self._groups:
                 saved.append(group.run(shared, rows, work))
                 if anomaly:
                     self._check_forward(group, saved[-1], rows[group.start:group.stop])
-            if not anomaly and (_nonfinite(shared[self._n_fixed:])
-                                or _nonfinite(rows[self.n_inputs:])):
-                self._warn_nonfinite(shared, rows, saved, batch)
+            if not anomaly and _nonfinite(rows[self.n_inputs:]):
+                self._warn_nonfinite(rows, saved, batch)
         self._state = (work, shared, saved)
         out = np.empty((batch, self.n_outputs))
         for k, (per_sample, r) in enumerate(self._outputs):
@@ -773,49 +782,57 @@ class Tape:
         """
         if self._state is None:
             raise RuntimeError("Tape.backward: call forward(X) first")
-        work, shared, saved = self._state
-        rows, grads = work.rows, work.grads
-        batch = rows.shape[1]
+        work, _, saved = self._state
+        batch = work.rows.shape[1]
         seed = self._seed(grad_outputs, batch)
-        grads_shared = np.zeros(self._n_shared)
+        anomaly = bool(get_mode() & ANOMALY)
+        # A local derivative of exactly 0 is a structural zero: it passes nothing back,
+        # whatever the upstream gradient (0 * inf would be nan). That matters only where
+        # an upstream gradient is inf or nan, and then nan or inf reaches an input or a
+        # parameter: so the fast pass multiplies, and only a non-finite result is
+        # computed again with the zeros masked (anomaly mode masks from the start).
+        with np.errstate(all="ignore"):
+            grads, param_grads = self._backward(seed, saved, work, anomaly)
+            if not anomaly and (_nonfinite(grads[: self.n_inputs]) or _nonfinite(param_grads)):
+                grads, param_grads = self._backward(seed, saved, work, True)
+        for p, g in zip(self.params, param_grads.tolist()):
+            p.grad += g
+        return grads[: self.n_inputs].T.copy()
+
+    def _backward(self, seed: np.ndarray, saved: list, work: _Work,
+                  masked: bool) -> tuple[np.ndarray, np.ndarray]:
+        """One reverse pass: the per-sample gradient rows and the parameters' batch sums.
+        ``masked`` applies the structural zeros (and anomaly mode's checks, if on)."""
+        rows, grads = work.rows, work.grads
+        grads_shared = np.zeros(len(self._shared0))
         grads.fill(0.0)
         for k, (per_sample, r) in enumerate(self._outputs):
             if per_sample:
                 grads[r] += seed[:, k]
             else:
                 grads_shared[r] += seed[:, k].sum()
-        anomaly = bool(get_mode() & ANOMALY)
-        n_shared_groups = len(self._shared_groups)
-        with np.errstate(all="ignore"):
-            # An empty batch has nothing to propagate (and numpy cannot reshape 0 by -1).
-            for i in range(len(self._row_groups) - 1, -1, -1) if batch else ():
-                self._backward_group(self._row_groups[i], saved[n_shared_groups + i], rows,
-                                     grads, grads_shared, work, anomaly)
-            for i in range(n_shared_groups - 1, -1, -1) if batch else ():
-                self._backward_group(self._shared_groups[i], saved[i], shared, grads_shared,
-                                     grads_shared, work, anomaly)
-        for p, g in zip(self.params, grads_shared[: len(self.params)].tolist()):
-            p.grad += g
-        return grads[: self.n_inputs].T.copy()
-
-    def _backward_group(self, group: _Group, parts: list, values: np.ndarray, grads: np.ndarray,
-                        grads_shared: np.ndarray, work: _Work, anomaly: bool) -> None:
-        g = grads[group.start:group.stop]
-        local = group.local(values[group.start:group.stop], parts)
-        per_sample = group.per_sample
-        for block in group.blocks:
-            plan = block.scatter
-            if plan is None:
-                continue
-            ds = local if group.single else [local[p] for p in block.positions]
-            if anomaly:
-                self._check_backward(group, block, block.contributions(ds, g, work), ds, g)
-            if not block.shared:
-                plan.add(grads, block.contributions(ds, g, work), work)
-            elif per_sample:
-                plan.add(grads_shared, block.batch_sums(ds, g), work)
-            else:
-                plan.add(grads_shared, block.contributions(ds, g, work), work)
+        anomaly = masked and bool(get_mode() & ANOMALY)
+        # An empty batch has nothing to propagate (and numpy cannot reshape 0 by -1).
+        for i in range(len(self._groups) - 1, -1, -1) if rows.shape[1] else ():
+            group = self._groups[i]
+            g = grads[group.start:group.stop]
+            local = group.local(rows[group.start:group.stop], saved[i])
+            for block in group.blocks:
+                plan = block.scatter
+                if plan is None:
+                    continue
+                ds = local if group.single else [local[p] for p in block.positions]
+                if not block.shared:
+                    c = block.contributions(ds, g, work, masked)
+                    if anomaly:
+                        self._check_backward(group, block, c, ds, g)
+                    plan.add(grads, c, work)
+                else:
+                    if anomaly:
+                        self._check_backward(group, block,
+                                             block.contributions(ds, g, work, masked), ds, g)
+                    plan.add(grads_shared, block.batch_sums(ds, g, masked), work)
+        return grads, grads_shared[: len(self.params)]
 
     # -- argument checks -----------------------------------------------------------------------
     def _batch(self, batch: Any) -> np.ndarray:
@@ -853,21 +870,20 @@ class Tape:
         return seed
 
     # -- non-finite values ------------------------------------------------------------------------
-    def _warn_nonfinite(self, shared: np.ndarray, rows: np.ndarray, saved: list,
-                        batch: int) -> None:
+    def _warn_nonfinite(self, rows: np.ndarray, saved: list, batch: int) -> None:
         """One RuntimeWarning per op that made inf/nan from finite operands."""
         if get_mode() & QUIET:
             return
         found: dict[str, tuple[float, np.ndarray]] = {}  # op -> (first value, samples hit)
-        for group, parts in zip(self._shared_groups + self._row_groups, saved):
-            out = (rows if group.per_sample else shared)[group.start:group.stop]
+        for group, parts in zip(self._groups, saved):
+            out = rows[group.start:group.stop]
             bad = ~np.isfinite(out)
             if not bad.any():
                 continue
             for x in group.operands(parts):
                 bad &= np.isfinite(x)
             if bad.any():
-                hit = bad.any(axis=0) if group.per_sample else np.ones(batch, dtype=bool)
+                hit = bad.any(axis=0)
                 value, before = found.get(group.rule.name, (float(out[bad][0]), hit))
                 found[group.rule.name] = (value, before | hit)
         for name, (value, hit) in found.items():
@@ -912,11 +928,11 @@ class Tape:
 
     def __repr__(self) -> str:
         ops: dict[str, int] = {}
-        for group in self._shared_groups + self._row_groups:
+        for group in self._groups:
             ops[group.rule.name] = ops.get(group.rule.name, 0) + len(group.nodes)
         listed = ", ".join(f"{name}: {n}" for name, n in sorted(ops.items(), key=lambda t: -t[1]))
         return (f"Tape(inputs={self.n_inputs}, outputs={self.n_outputs}, params="
                 f"{len(self.params)}, nodes={self.n_nodes} in "
-                f"{len(self._shared_groups) + len(self._row_groups)} groups {{{listed}}}, "
+                f"{len(self._groups)} groups {{{listed}}}, "
                 f"constants={self._n_constants})")
 

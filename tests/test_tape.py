@@ -277,7 +277,7 @@ def test_every_scatter_plan_is_exercised_and_matches():
 
     seen = set()
     tape = Tape.record(fn, [0.1, 0.2, 0.3], p)
-    for group in tape._shared_groups + tape._row_groups:
+    for group in tape._groups:
         seen.update(block.scatter.kind for block in group.blocks if block.scatter)
     assert seen >= {"span", "tspan", "unique", "tile", "pick", "reduce"}, seen
     batch = rng.normal(size=(6, 3))
