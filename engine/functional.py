@@ -55,8 +55,12 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     grads = {output: 1.0}
     get = grads.get
     for node in order:
-        g = grads[node]
+        # A node reached only through structural zeros has gradient 0, and passes back
+        # 0 * d like backward's zeroed nodes (nan where d is inf or nan).
+        g = grads.get(node, 0.0)
         for i, (parent, d) in enumerate(zip(_parents(node), node.local_grads)):
+            if not d:
+                continue  # a structural zero: nothing reaches this input
             contribution = d * g
             if anomaly and not math.isfinite(contribution):
                 raise_anomaly(node, i, parent, d, g, contribution)
@@ -71,12 +75,20 @@ def _backward_values(output: Value, order: list[Value], anomaly: bool) -> dict[V
     with _quiet():
         grads: dict[Value, Value] = {output: _leaf(1.0)}
         for node in order:
-            g = grads[node]
+            g = grads.get(node)
+            if g is None:  # reached only through structural zeros (see grad)
+                g = grads[node] = _leaf(0.0)
+            finite = math.isfinite(g.data)
             for i, (parent, d) in enumerate(zip(_parents(node), value_local_grads(node))):
                 if type(d) is float:
-                    if d == 0.0 and math.isfinite(g.data):
-                        continue  # a constant zero derivative adds nothing
+                    if d == 0.0:
+                        continue  # a structural zero: nothing reaches this input
                     contribution = g if d == 1.0 else d * g
+                elif d.data == 0.0 and not finite:
+                    # A zero local derivative that is a Value (x * y at y = 0) keeps its
+                    # graph while g is finite (the second derivative needs it); against
+                    # an infinite g it is a structural zero like the float path's.
+                    continue
                 else:
                     contribution = d * g
                 if anomaly and not math.isfinite(contribution.data):

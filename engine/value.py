@@ -32,6 +32,7 @@ import decimal
 import itertools
 import math
 import numbers
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
@@ -46,7 +47,6 @@ _new = object.__new__
 _MANY = object()  # the _b of an n-input node: its parents are the tuple in _a
 _isfinite = math.isfinite
 _INFINITIES = (math.inf, -math.inf)
-_fsum = math.fsum
 _next_seq = itertools.count().__next__
 _by_creation = attrgetter("_seq")
 
@@ -241,7 +241,10 @@ class Value:
         (-12.0, -4.0, -4.0, 3.0)
     """
 
-    __slots__ = ("data", "grad", "_label", "_a", "_b", "_da", "_db", "_op", "_arg", "_seq")
+    # __dict__ stays empty (and unallocated) unless user code sets an attribute of its
+    # own, as micrograd scripts do for optimizer state (p.m, p.v).
+    __slots__ = ("data", "grad", "_label", "_a", "_b", "_da", "_db", "_op", "_arg", "_seq",
+                 "__dict__")
     __array_ufunc__ = None  # numpy defers to our operators: np.float64(2) * v is a Value
 
     def __init__(self, data: Any, label: str = "") -> None:
@@ -568,16 +571,7 @@ class Value:
             datas = [x.data for x in xs]
         if not xs:
             return _leaf(0.0)
-        # fsum is correctly rounded, so the result does not depend on the term order
-        # or on the Python version (builtin sum changed its algorithm in 3.12).
-        # It raises where IEEE addition gives inf or nan (ValueError for inf + -inf,
-        # OverflowError when a partial sum overflows): then add left to right, as
-        # numpy and PyTorch do.
-        try:
-            total = _fsum(datas)
-        except (ValueError, OverflowError):
-            total = sum(datas, 0.0)
-        return _node_n(_SUM, xs, datas, total)
+        return _node_n(_SUM, xs, datas, kernels.fsum(datas))
 
     @staticmethod
     def max(items: Iterable[Any]) -> Value:
@@ -590,16 +584,17 @@ class Value:
         return _node_n(_MAX, xs, datas, kernels.maximum_many(datas))
 
     # -- gradients ---------------------------------------------------------------------------
-    def backward(self, grad: float = 1.0) -> None:
+    def backward(self, grad: float | None = 1.0) -> None:
         """Backpropagate from this node: every node's ``.grad`` becomes d self / d node.
 
         Leaves (inputs, parameters) *accumulate* (``+=``, as in PyTorch), so a second
         call doubles their gradients; interior nodes are recomputed on every call.
-        ``grad`` is the seed, d(final)/d(self); it must be a finite real number.
+        ``grad`` is the seed, d(final)/d(self); it must be a finite real number (None
+        means 1.0, as in PyTorch).
         Backward uses the local derivatives saved at forward time, so changing a
         node's ``.data`` afterwards does not change this graph's gradients.
         """
-        seed = _to_float(grad, "backward(grad=...)")
+        seed = 1.0 if grad is None else _to_float(grad, "backward(grad=...)")
         if not _isfinite(seed):
             raise ValueError(f"backward(grad=...) needs a finite seed, got {seed!r}")
         if self._a is None:
@@ -614,11 +609,15 @@ class Value:
         if get_mode() & ANOMALY:
             _backward_checked(order)
             return
+        # A local derivative of exactly 0 is a structural zero: its input gets nothing,
+        # whatever g is (0 * inf would be nan). `if d:` is true for nan.
         for node in order:
             g = node.grad
             b = node._b
             if b is None:
-                node._a.grad += node._da * g
+                d = node._da
+                if d:
+                    node._a.grad += d * g
             elif b is _MANY:
                 ds = node._da
                 if type(ds) is float:  # every input has the same local derivative
@@ -627,10 +626,15 @@ class Value:
                         parent.grad += contribution
                 else:
                     for parent, d in zip(node._a, ds):
-                        parent.grad += d * g
+                        if d:
+                            parent.grad += d * g
             else:
-                node._a.grad += node._da * g
-                b.grad += node._db * g
+                d = node._da
+                if d:
+                    node._a.grad += d * g
+                d = node._db
+                if d:
+                    b.grad += d * g
 
     def zero_grad(self) -> None:
         """Set ``.grad`` to 0.0 on this node and on every node it was computed from."""
@@ -647,6 +651,97 @@ class Value:
     def detach(self) -> Value:
         """A new leaf with the same number: a constant that blocks gradient flow."""
         return _leaf(self.data, self.label)
+
+    # -- copying and pickling -----------------------------------------------------------------
+    # Python's default would recurse from a node into its parents, one level per op, and
+    # a 400-op chain exceeds the recursion limit. So the first node of a graph to reach the
+    # pickler (or deepcopy) lists all its ancestors, oldest first, ahead of itself; each
+    # ancestor then refers only to parents already written (in the memo), and the depth of
+    # recursion stays constant. Identity is kept by the pickler's own memo: a graph pickled
+    # together with its parameters still shares them.
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        pending = _pending_nodes()
+        if pending.pop(id(self), None) is self or self._a is None:
+            return (_restore, (_state(self),))
+        ancestors = _ancestors_oldest_first(self)
+        pending.clear()  # (marks left by a pickling that failed half-way)
+        for node in ancestors:
+            pending[id(node)] = node
+        return (_restore_after, ((*ancestors, _END_OF_ANCESTORS), _state(self)))
+
+    def __copy__(self) -> Value:
+        return _restore(_state(self))
+
+
+class _Local(threading.local):
+    def __init__(self) -> None:
+        self.pending: dict[int, Value] = {}
+
+
+_LOCAL = _Local()
+
+
+def _pending_nodes() -> dict[int, Value]:
+    """Nodes (by id) whose ancestors are already ahead of them in this thread's pickle."""
+    return _LOCAL.pending
+
+
+class _EndOfAncestors:
+    """Written after a node's ancestors: by then each has been written, so the marks go."""
+
+    def __reduce__(self) -> str:
+        _LOCAL.pending.clear()
+        return "_END_OF_ANCESTORS"
+
+    def __deepcopy__(self, memo: dict) -> _EndOfAncestors:
+        _LOCAL.pending.clear()
+        return self
+
+
+_END_OF_ANCESTORS = _EndOfAncestors()
+
+
+def _ancestors_oldest_first(root: Value) -> list[Value]:
+    seen = {root}
+    stack = [root]
+    while stack:
+        for parent in _parents(stack.pop()):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    seen.discard(root)
+    return sorted(seen, key=_by_creation)
+
+
+def _state(node: Value) -> tuple:
+    user = getattr(node, "__dict__", None) or None
+    return (node.data, node.grad, node.label, node._op, _parents(node), node.local_grads,
+            node.arg, user)
+
+
+def _restore(state: tuple) -> Value:
+    """A node rebuilt from :func:`_state`; its parents already exist (they are older)."""
+    data, grad, label, op, parents, local, arg, user = state
+    node = _leaf(data, label)  # a fresh creation number, after its parents'
+    node.grad = grad
+    node._op = op
+    if arg is not None:
+        node._arg = arg
+    if len(parents) == 1:
+        node._a, (node._da,) = parents[0], local
+    elif len(parents) == 2 and op.arity == 2:
+        node._a, node._b = parents
+        node._da, node._db = local
+    elif parents:
+        node._a, node._b = parents, _MANY
+        node._da = local[0] if op.const else local
+    if user:
+        node.__dict__.update(user)
+    return node
+
+
+def _restore_after(ancestors: tuple, state: tuple) -> Value:
+    return _restore(state)
 
 
 def _cmp(other: Any) -> Any:
@@ -786,6 +881,8 @@ def _backward_checked(order: list[Value]) -> None:
     for node in order:
         g = node.grad
         for i, (parent, d) in enumerate(zip(_parents(node), node.local_grads)):
+            if not d:
+                continue  # a structural zero (see Value.backward)
             contribution = d * g
             if not _isfinite(contribution):
                 raise_anomaly(node, i, parent, d, g, contribution)

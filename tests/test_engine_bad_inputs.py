@@ -176,7 +176,6 @@ def test_operators_return_not_implemented_for_python_to_handle():
         (math.inf, ValueError, "needs a finite seed, got inf"),
         (-math.inf, ValueError, "needs a finite seed, got -inf"),
         ("1", TypeError, "needs a real number, got str"),
-        (None, TypeError, "needs a real number, got NoneType"),
         (True, TypeError, "needs a real number, got bool"),
         ([1.0], TypeError, "needs a real number, got list"),
         (1j, TypeError, "needs a real number, got complex"),
@@ -199,6 +198,16 @@ def test_backward_accepts_real_seeds():
     assert x.grad == 8.0
     y.backward(fractions.Fraction(1, 2))
     assert x.grad == 10.0
+
+
+def test_backward_none_is_the_default_seed():
+    """As PyTorch and MyGrad read it: backward(None) seeds 1 (issue: it raised TypeError)."""
+    x = Value(2.0)
+    y = x * x
+    y.backward(None)
+    assert x.grad == 4.0 and y.grad == 1.0
+    x.backward(None)  # a leaf too
+    assert x.grad == 5.0
 
 
 # -- n-ary ops, clamp, alpha ----------------------------------------------------------------------

@@ -131,9 +131,10 @@ def simulate_backward(root: Value, grad: float = 1.0) -> tuple[list[BackwardStep
         contributions, before, after = [], [], []
         for parent, d in zip(parents, local):
             old = grads.get(parent, 0.0)
-            c = d * g
-            # The same float operations as Value.backward: grad += d * g.
-            new = old + c
+            # The same float operations as Value.backward: grad += d * g, and nothing
+            # for a structural zero (a local derivative of exactly 0).
+            c = d * g if d else 0.0
+            new = old + c if d else old
             grads[parent] = new
             contributions.append(c)
             before.append(old)
