@@ -76,8 +76,16 @@ def _backward_values(output: Value, order: list[Value], anomaly: bool) -> dict[V
         grads: dict[Value, Value] = {output: _leaf(1.0)}
         for node in order:
             g = grads.get(node)
-            if g is None:  # reached only through structural zeros (see grad)
-                g = grads[node] = _leaf(0.0)
+            if g is None:
+                # Reached only through structural zeros: its gradient is the constant 0,
+                # and 0 * d passes back nothing but the nan of 0 * inf (as in grad).
+                for i, (parent, d) in enumerate(zip(_parents(node), node.local_grads)):
+                    if not math.isfinite(d):
+                        if anomaly:
+                            raise_anomaly(node, i, parent, d, 0.0, math.nan)
+                        acc = grads.get(parent)
+                        grads[parent] = _leaf(math.nan) if acc is None else acc + math.nan
+                continue
             finite = math.isfinite(g.data)
             for i, (parent, d) in enumerate(zip(_parents(node), value_local_grads(node))):
                 if type(d) is float:

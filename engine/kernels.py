@@ -174,12 +174,12 @@ def clamp(x: float, bounds: tuple[float, float]) -> float:
 
 
 def sign(x: float) -> float:
-    """-1, 0 or 1 (0 at 0, nan for nan), as ``numpy.sign``."""
+    """-1, 0 or 1; 0 at 0 and at nan, as PyTorch's ``sign`` (numpy's gives nan there)."""
     if x > 0.0:
         return 1.0
     if x < 0.0:
         return -1.0
-    return x * 0.0  # 0.0 for +-0, nan for nan
+    return 0.0
 
 
 def where(cond: bool, a, b):

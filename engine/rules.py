@@ -155,15 +155,18 @@ _ROWS = (
     Rule("leaky_relu", "leaky_relu", 1,
          lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, alpha),),
          "d leaky_relu(x)/dx = 1 if x > 0 else alpha (alpha at 0)"),
-    # For x <= 0, d/dx alpha (e^x - 1) = alpha e^x. (out + alpha is the same number
-    # in exact arithmetic, but cancels: 0 instead of 1.2e-48 at x = -111.)
+    # For x < 0, d/dx alpha (e^x - 1) = alpha e^x (out + alpha is the same number in
+    # exact arithmetic, but cancels: 0 instead of 1.2e-48 at x = -111). At the kink the
+    # constant alpha: the slope from the left, with second derivative 0 (as PyTorch).
+    # At nan the gradient passes (1), as for relu and in PyTorch.
     Rule("elu", "elu", 1,
-         lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, alpha * xp.exp(x)),),
+         lambda xp, out, x, alpha: (xp.where(x < 0.0, alpha * xp.exp(x),
+                                             xp.where(xp.raw(x) == 0.0, alpha, 1.0)),),
          "d elu(x)/dx = 1 if x > 0 else alpha e^x"),
     Rule("softplus", "softplus", 1, lambda xp, out, x, arg: (xp.sigmoid(x),),
          "d softplus(x)/dx = sigmoid(x)"),
     Rule("abs", "abs", 1, lambda xp, out, x, arg: (xp.sign(x),),
-         "d|x|/dx = sign(x) (0 at 0)"),
+         "d|x|/dx = sign(x) (0 at 0 and at nan)"),
     Rule("sin", "sin", 1, lambda xp, out, x, arg: (xp.cos(x),), "d sin(x)/dx = cos(x)"),
     Rule("cos", "cos", 1, lambda xp, out, x, arg: (-xp.sin(x),), "d cos(x)/dx = -sin(x)"),
     Rule("clamp", "clamp", 1, _clamp_local, "d clamp(x, lo, hi)/dx = 1 on [lo, hi], else 0"),

@@ -203,9 +203,10 @@ def test_relu_passes_the_gradient_of_nan_like_torch():
 
 
 def test_nan_gradients_of_the_other_piecewise_ops():
-    """Documented choices at nan: leaky_relu passes alpha (as torch); abs and elu give nan
-    (torch gives 0 and 1: we prefer to let the nan show)."""
-    cases = [(lambda x: x.leaky_relu(0.1), 0.1), (lambda x: abs(x), NAN), (lambda x: x.elu(), NAN),
+    """At nan every piecewise op takes the derivative PyTorch takes, so the two agree
+    wherever PyTorch's gradient is a number: leaky_relu passes alpha, abs gives 0
+    (sign(nan) = 0), elu passes 1 (nan <= 0 is False, as for relu), clamp gives 0."""
+    cases = [(lambda x: x.leaky_relu(0.1), 0.1), (lambda x: abs(x), 0.0), (lambda x: x.elu(), 1.0),
              (lambda x: x.clamp(-1.0, 1.0), 0.0)]
     for f, expected in cases:
         x = Value(NAN)
@@ -346,8 +347,6 @@ UNARY = {
 # Where chainrule and PyTorch differ on purpose (value or gradient), and why.
 # Keyed by (name, repr(point)): nan is not equal to itself, so it cannot be a plain key.
 DIFFERENT_FROM_TORCH = {
-    ("abs", "nan"): "abs'(nan) is sign(nan) = nan here; torch gives 0",
-    ("elu", "nan"): "elu'(nan) is nan here (the x <= 0 branch); torch passes 1",
     ("x**(1/3)", "-inf"): "a negative base to a non-integer power is nan here; torch "
                           "follows C's pow(-inf, 1/3) = inf",
 }

@@ -1,0 +1,17 @@
+"""Hypothesis profiles: "ci" (the default: fixed seeds, so a run is repeatable) and
+"deep" (new seeds and many more examples, for a long local search):
+
+    .venv/bin/python -m pytest tests/test_differential.py --hypothesis-profile=deep \
+        --hypothesis-seed=12345 -o addopts=""
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=_SLOW_OK)
+settings.register_profile("deep", max_examples=50_000, deadline=None,
+                          suppress_health_check=_SLOW_OK)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
