@@ -1,9 +1,10 @@
 """chainrule.nn: neural networks on the scalar engine.
 
 Modules (:class:`Neuron`, :class:`Layer`, :class:`MLP`, :class:`Dropout`,
-:class:`Maxout`, :class:`Sequential`), losses and penalties, optimizers with PyTorch's
-update rules, learning-rate schedules, toy data sets, a CSV loader, a training loop
-(:func:`fit`) and JSON persistence (``Module.save`` / :func:`load`).
+:class:`Maxout`, :class:`Sequential`, :class:`Residual`), losses and penalties,
+optimizers with PyTorch's update rules, learning-rate schedules, toy data sets, a CSV
+loader, a training loop (:func:`fit`) and JSON persistence (``Module.save`` /
+:func:`load`).
 
 Example:
     >>> from chainrule.nn import MLP, fit, make_moons
@@ -53,6 +54,7 @@ from .module import (
     Maxout,
     Module,
     Neuron,
+    Residual,
     Sequential,
 )
 from .optim import (
@@ -93,6 +95,7 @@ __all__ = [
     "Neuron",
     "Optimizer",
     "RMSprop",
+    "Residual",
     "Sequential",
     "Split",
     "Standardizer",
