@@ -567,24 +567,19 @@ class OneHotEncoder:
     def fit(self, values: Any) -> OneHotEncoder:
         """Learn the categories (the distinct values, sorted, unless fixed in advance)."""
         items = _category_column(values, "values")
-        if self.fixed is None:
-            self.categories = _sorted_categories(items)
-        else:
-            self.categories = list(self.fixed)
-            if self.handle_unknown == "error":
-                self._set_index()
-                self._check_known(items)
-        self._set_index()
+        categories = _sorted_categories(items) if self.fixed is None else list(self.fixed)
+        index = {c: j for j, c in enumerate(categories)}
+        if self.fixed is not None and self.handle_unknown == "error":
+            self._check_known(items, index, categories)
+        self.categories, self._index = categories, index
         return self
 
-    def _set_index(self) -> None:
-        self._index = {c: j for j, c in enumerate(self.categories)}
-
-    def _check_known(self, items: list[Any]) -> None:
+    @staticmethod
+    def _check_known(items: list[Any], index: dict[Any, int], categories: list[Any]) -> None:
         for i, v in enumerate(items):
-            if v not in self._index:
+            if v not in index:
                 raise ValueError(
-                    f"values[{i}] is {v!r}, not one of the categories {self.categories}; "
+                    f"values[{i}] is {v!r}, not one of the categories {categories}; "
                     "pass handle_unknown='ignore' to encode unknown values as all zeros"
                 )
 
@@ -597,7 +592,7 @@ class OneHotEncoder:
         self._check_fitted()
         items = _category_column(values, "values")
         if self.handle_unknown == "error":
-            self._check_known(items)
+            self._check_known(items, self._index, self.categories)
         out = np.zeros((len(items), len(self.categories)))
         for i, v in enumerate(items):
             j = self._index.get(v)

@@ -125,6 +125,22 @@ def test_one_hot_fixed_categories_keep_their_order():
         OneHotEncoder(categories=["a", "b", "a"])
 
 
+def test_a_failed_fit_changes_nothing():
+    enc = OneHotEncoder(categories=["x", "y"]).fit(["x"])
+    with pytest.raises(ValueError, match=r"'z', not one of the categories"):
+        enc.fit(["x", "z"])
+    assert enc.categories == ["x", "y"] and enc.transform(["y"]).tolist() == [[0.0, 1.0]]
+    fresh = OneHotEncoder(categories=["x"])
+    with pytest.raises(ValueError):
+        fresh.fit(["z"])
+    with pytest.raises(RuntimeError, match=r"not fitted yet"):
+        fresh.transform(["x"])
+    imp = Imputer().fit([[1.0], [3.0]])
+    with pytest.raises(ValueError):
+        imp.fit([[NAN], [NAN]])
+    assert imp.statistics.tolist() == [2.0]
+
+
 def test_one_hot_unknown_values_error_or_zeros():
     enc = OneHotEncoder().fit(["a", "b"])
     with pytest.raises(ValueError, match=r"values\[1\] is 'z', not one of the categories "
