@@ -1,9 +1,11 @@
 """chainrule.nn: neural networks on the scalar engine.
 
 Modules (:class:`Neuron`, :class:`Layer`, :class:`MLP`, :class:`Dropout`,
-:class:`Maxout`, :class:`Sequential`), losses and penalties, optimizers with PyTorch's
-update rules, learning-rate schedules, toy data sets, a CSV loader, a training loop
-(:func:`fit`) and JSON persistence (``Module.save`` / :func:`load`).
+:class:`Maxout`, :class:`Sequential`, :class:`Residual`), losses and penalties,
+optimizers with PyTorch's update rules, learning-rate schedules, toy data sets, data
+preparation (:class:`Standardizer`, :class:`Imputer`, :class:`OneHotEncoder`),
+:func:`k_fold` and :func:`jitter`, a CSV loader, a training loop (:func:`fit`) and JSON
+persistence (``Module.save`` / :func:`load`).
 
 Example:
     >>> from chainrule.nn import MLP, fit, make_moons
@@ -18,8 +20,13 @@ from chainrule.engine import Value
 
 from .data import (
     Batches,
+    Fold,
+    Imputer,
+    OneHotEncoder,
     Split,
     Standardizer,
+    jitter,
+    k_fold,
     load_csv,
     make_circles,
     make_gaussians,
@@ -53,6 +60,7 @@ from .module import (
     Maxout,
     Module,
     Neuron,
+    Residual,
     Sequential,
 )
 from .optim import (
@@ -83,7 +91,9 @@ __all__ = [
     "Batches",
     "CosineAnnealingLR",
     "Dropout",
+    "Fold",
     "History",
+    "Imputer",
     "LRScheduler",
     "Layer",
     "LinearLR",
@@ -91,8 +101,10 @@ __all__ = [
     "ModelFormatError",
     "Module",
     "Neuron",
+    "OneHotEncoder",
     "Optimizer",
     "RMSprop",
+    "Residual",
     "Sequential",
     "Split",
     "Standardizer",
@@ -107,6 +119,8 @@ __all__ = [
     "evaluate",
     "fit",
     "hinge_loss",
+    "jitter",
+    "k_fold",
     "l1_penalty",
     "l2_penalty",
     "load",

@@ -1,4 +1,6 @@
-"""Data: toy data sets, standardisation, splits, mini-batches and a careful CSV loader.
+"""Data: toy data sets, preparation (standardisation, imputation of missing values, one-hot
+categories), splits, k-fold cross-validation, mini-batches, jitter augmentation and a
+careful CSV loader.
 
 The classification sets are the TensorFlow Playground's shapes (moons as in
 scikit-learn), in coordinates of about [-1, 1]. Each returns ``X`` (n x 2 float64) and
@@ -21,15 +23,21 @@ import math
 import numbers
 import os
 import re
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 __all__ = [
     "Batches",
+    "Fold",
+    "Imputer",
+    "OneHotEncoder",
     "Split",
     "Standardizer",
+    "jitter",
+    "k_fold",
     "load_csv",
     "make_circles",
     "make_gaussians",
@@ -370,6 +378,362 @@ class Batches:
         for start in range(0, n, self.batch_size):
             idx = order[start: start + self.batch_size]
             yield self.X[idx], self.y[idx]
+
+
+# -- imputation, categories, cross-validation folds, augmentation ---------------------------------
+#
+# The "data preparation" and "experiment design" steps of a course's practice chapter: fill in
+# missing values, turn a categorical column into numbers, cut the data into k folds, and make
+# more training points by jitter. Same style as Standardizer: fit on the training data only,
+# transform everything else with what was learned; seeded, never the global RNG.
+
+def _matrix_with_missing(data: Any, name: str = "X") -> np.ndarray:
+    """``data`` as a (samples x features) float64 array in which nan (or None) marks a
+    missing value; inf is refused (it is not missing, it is wrong)."""
+    try:
+        a = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a numeric array (None or nan for a missing value), "
+                        f"got {type(data).__name__} ({e})") from None
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (samples x features), got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name} is empty (no samples)")
+    if np.isinf(a).any():
+        row, col = np.argwhere(np.isinf(a))[0]
+        raise ValueError(f"{name}[{row}, {col}] is {float(a[row, col])!r}; a missing value "
+                         "is nan or None, and other values must be finite")
+    return a
+
+
+class Imputer:
+    """Fills missing values (``nan`` or ``None``) with a per-column value learned in ``fit``.
+
+    ``strategy`` is ``"mean"``, ``"median"`` (robust to outliers) or ``"constant"`` (then
+    ``fill_value``, a finite number, is used for every column). As with
+    :class:`Standardizer`, fit on the training data only: the statistics of the
+    validation and test data must not leak into training. ``statistics`` holds the value
+    of each column, ``missing`` how many values were missing per column in ``fit``.
+
+    Example:
+        >>> imp = Imputer("median").fit([[1.0, None], [2.0, 10.0], [9.0, 20.0]])
+        >>> imp.statistics.tolist(), imp.missing.tolist()
+        ([2.0, 15.0], [0, 1])
+        >>> imp.transform([[None, None]]).tolist()
+        [[2.0, 15.0]]
+    """
+
+    STRATEGIES = ("mean", "median", "constant")
+
+    def __init__(self, strategy: str = "mean", fill_value: float | None = None) -> None:
+        if not isinstance(strategy, str) or strategy not in self.STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(self.STRATEGIES)}, got "
+                             f"{strategy!r}")
+        if strategy == "constant":
+            if isinstance(fill_value, bool) or not isinstance(fill_value, numbers.Real) \
+                    or not math.isfinite(fill_value):
+                raise ValueError(f"strategy='constant' needs a finite number as fill_value, "
+                                 f"got {fill_value!r}")
+            fill_value = float(fill_value)
+        elif fill_value is not None:
+            raise ValueError(f"fill_value is only used with strategy='constant', got "
+                             f"fill_value={fill_value!r} with strategy={strategy!r}")
+        self.strategy = strategy
+        self.fill_value = fill_value
+        self.statistics: np.ndarray | None = None
+        self.missing: np.ndarray | None = None
+
+    def fit(self, X: Any) -> Imputer:  # noqa: N803 - X as in every ML text
+        """Learn each column's fill value from the observed (non-missing) entries of ``X``."""
+        a = _matrix_with_missing(X)
+        holes = np.isnan(a)
+        if self.strategy == "constant":
+            stats = np.full(a.shape[1], self.fill_value)
+        else:
+            empty = np.flatnonzero(holes.all(axis=0))
+            if empty.size:
+                raise ValueError(f"column {int(empty[0])} of X has no observed values to take "
+                                 f"the {self.strategy} of; drop it or use strategy='constant'")
+            stats = np.nanmean(a, axis=0) if self.strategy == "mean" else np.nanmedian(a, axis=0)
+        self.statistics = stats
+        self.missing = holes.sum(axis=0)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:  # noqa: N803
+        """A copy of ``X`` with every missing value replaced by its column's fill value."""
+        if self.statistics is None:
+            raise RuntimeError("Imputer is not fitted yet; call fit(X_train) first")
+        one_d = np.ndim(X) == 1
+        a = _matrix_with_missing(X)
+        if a.shape[1] != len(self.statistics):
+            raise ValueError(f"Imputer was fitted on {len(self.statistics)} columns, got "
+                             f"{a.shape[1]}")
+        out = np.where(np.isnan(a), self.statistics, a)
+        return out[:, 0] if one_d else out
+
+    def fit_transform(self, X: Any) -> np.ndarray:  # noqa: N803
+        """``fit(X)`` then ``transform(X)``."""
+        return self.fit(X).transform(X)
+
+    def __repr__(self) -> str:
+        fill = f", fill_value={self.fill_value!r}" if self.strategy == "constant" else ""
+        if self.statistics is None:
+            return f"Imputer({self.strategy!r}{fill}, not fitted)"
+        return f"Imputer({self.strategy!r}{fill}, statistics={self.statistics.tolist()})"
+
+
+def _is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool)
+                         and math.isnan(v))
+
+
+def _category_column(values: Any, name: str) -> list[Any]:
+    """One column of category values as a list of plain Python objects."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a sequence of categories (one column), got "
+                        f"{type(values).__name__}")
+    if isinstance(values, np.ndarray):
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1:
+            raise ValueError(f"{name} must be one column (1-D), got shape {values.shape}; "
+                             "use one encoder per categorical column")
+        items = values.tolist()
+    else:
+        items = list(values)
+    if not items:
+        raise ValueError(f"{name} is empty (no samples)")
+    for i, v in enumerate(items):
+        if _is_missing(v):
+            raise ValueError(f"{name}[{i}] is missing ({v!r}); give missing values a category "
+                             "of their own first (for example 'unknown')")
+        if isinstance(v, (list, tuple, dict, set, np.ndarray)):
+            raise TypeError(f"{name}[{i}] is a {type(v).__name__}, not a category; "
+                            "use one encoder per categorical column")
+        try:
+            hash(v)
+        except TypeError:
+            raise TypeError(f"{name}[{i}] is a {type(v).__name__}, which cannot be a "
+                            "category (not hashable)") from None
+    return items
+
+
+def _sorted_categories(items: Any) -> list[Any]:
+    unique = list(dict.fromkeys(items))
+    try:
+        return sorted(unique)
+    except TypeError:  # mixed types (1 and "a"): group by type name, then by value
+        return sorted(unique, key=lambda v: (type(v).__name__, str(v)))
+
+
+class OneHotEncoder:
+    """One categorical column to 0/1 columns, one per category learned in ``fit``.
+
+    A network needs numbers; coding "Girona", "Lleida", "Tarragona" as 0, 1, 2 would
+    invent an order and distances that do not exist, so each category gets a column of
+    its own. ``categories`` fixes the list (and order) in advance; otherwise ``fit``
+    collects the distinct values, sorted. A value not seen in ``fit`` raises a
+    ``ValueError`` naming it, or with ``handle_unknown="ignore"`` becomes a row of zeros.
+    Missing values (None, nan) are refused: give them a category first.
+
+    Example:
+        >>> enc = OneHotEncoder().fit(["b", "a", "c", "a"])
+        >>> enc.categories, enc.feature_names("city")
+        (['a', 'b', 'c'], ['city=a', 'city=b', 'city=c'])
+        >>> enc.transform(["c", "a"]).tolist()
+        [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+        >>> enc.inverse_transform([[0.1, 0.7, 0.2]])
+        ['b']
+    """
+
+    def __init__(self, categories: Sequence[Any] | None = None,
+                 handle_unknown: str = "error") -> None:
+        if handle_unknown not in ("error", "ignore"):
+            raise ValueError(f"handle_unknown must be 'error' or 'ignore', got "
+                             f"{handle_unknown!r}")
+        self.handle_unknown = handle_unknown
+        self.fixed = None
+        if categories is not None:
+            cats = _category_column(categories, "categories")
+            dup = [c for c in dict.fromkeys(cats) if cats.count(c) > 1]
+            if dup:
+                raise ValueError(f"categories lists {dup[0]!r} more than once")
+            self.fixed = cats
+        self.categories: list[Any] | None = None
+        self._index: dict[Any, int] = {}
+
+    def fit(self, values: Any) -> OneHotEncoder:
+        """Learn the categories (the distinct values, sorted, unless fixed in advance)."""
+        items = _category_column(values, "values")
+        categories = _sorted_categories(items) if self.fixed is None else list(self.fixed)
+        index = {c: j for j, c in enumerate(categories)}
+        if self.fixed is not None and self.handle_unknown == "error":
+            self._check_known(items, index, categories)
+        self.categories, self._index = categories, index
+        return self
+
+    @staticmethod
+    def _check_known(items: list[Any], index: dict[Any, int], categories: list[Any]) -> None:
+        for i, v in enumerate(items):
+            if v not in index:
+                raise ValueError(
+                    f"values[{i}] is {v!r}, not one of the categories {categories}; "
+                    "pass handle_unknown='ignore' to encode unknown values as all zeros"
+                )
+
+    def _check_fitted(self) -> None:
+        if self.categories is None:
+            raise RuntimeError("OneHotEncoder is not fitted yet; call fit(values_train) first")
+
+    def transform(self, values: Any) -> np.ndarray:
+        """An (n, number of categories) float64 array with one 1.0 per known row."""
+        self._check_fitted()
+        items = _category_column(values, "values")
+        if self.handle_unknown == "error":
+            self._check_known(items, self._index, self.categories)
+        out = np.zeros((len(items), len(self.categories)))
+        for i, v in enumerate(items):
+            j = self._index.get(v)
+            if j is not None:
+                out[i, j] = 1.0
+        return out
+
+    def fit_transform(self, values: Any) -> np.ndarray:
+        """``fit(values)`` then ``transform(values)``."""
+        return self.fit(values).transform(values)
+
+    def inverse_transform(self, X: Any) -> list[Any]:  # noqa: N803
+        """The category of each row: its largest column (so class probabilities work);
+        None for a row of zeros (an unknown value encoded with ``handle_unknown="ignore"``)."""
+        self._check_fitted()
+        a = _matrix(X, column=False)
+        if a.shape[1] != len(self.categories):
+            raise ValueError(f"OneHotEncoder has {len(self.categories)} categories, got "
+                             f"{a.shape[1]} columns")
+        best = a.argmax(axis=1)
+        return [None if not row.any() else self.categories[j] for row, j in zip(a, best)]
+
+    def feature_names(self, prefix: str = "") -> list[str]:
+        """Column names such as ``"city=Girona"`` (or just the categories without prefix)."""
+        self._check_fitted()
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        return [f"{prefix}={c}" if prefix else str(c) for c in self.categories]
+
+    def __repr__(self) -> str:
+        unknown = ", handle_unknown='ignore'" if self.handle_unknown == "ignore" else ""
+        if self.categories is None:
+            return f"OneHotEncoder(not fitted{unknown})"
+        return f"OneHotEncoder(categories={self.categories!r}{unknown})"
+
+
+class Fold(NamedTuple):
+    """The sample indices of one cross-validation fold: ``train`` and ``val`` (sorted)."""
+
+    train: np.ndarray
+    val: np.ndarray
+
+
+def k_fold(n: int, k: int = 5, *, seed: Any = 0, shuffle: bool = True,
+           stratify: Any = None) -> list[Fold]:
+    """Cut ``n`` samples into ``k`` folds for cross-validation: a list of ``k`` ``Fold``s.
+
+    Each sample is in exactly one ``val`` part; fold ``i`` trains on the other ``k - 1``.
+    Fold sizes differ by at most one. With ``shuffle`` (default) the samples are dealt
+    in a seeded random order, else in order (contiguous blocks). ``stratify``, an array
+    of ``n`` class labels, deals each class evenly over the folds, so every fold has the
+    class proportions of the whole set (classes with fewer than ``k`` samples warn).
+
+    Example:
+        >>> folds = k_fold(10, 3, seed=0)
+        >>> [len(f.val) for f in folds], sorted(np.concatenate([f.val for f in folds]).tolist())
+        ([4, 3, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        >>> [f.val.tolist() for f in k_fold(6, 3, shuffle=False)]
+        [[0, 1], [2, 3], [4, 5]]
+    """
+    n = _n(n, "n", 2)
+    k = _n(k, "k", 2)
+    if k > n:
+        raise ValueError(f"k={k} folds need at least {k} samples, got n={n}")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
+    rng = _generator(seed)
+    if stratify is None:
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        parts = np.array_split(order, k)
+    else:
+        labels = np.asarray(stratify)
+        if labels.ndim != 1 or len(labels) != n:
+            raise ValueError(f"stratify must hold one label per sample ({n}), got shape "
+                             f"{labels.shape}")
+        if labels.dtype.kind == "f" and np.isnan(labels).any():
+            raise ValueError(f"stratify[{int(np.flatnonzero(np.isnan(labels))[0])}] is nan; "
+                             "labels must be known")
+        classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+        small = [(c, int(m)) for c, m in zip(classes.tolist(), counts) if m < k]
+        if small:
+            warnings.warn(f"k_fold: class {small[0][0]!r} has only {small[0][1]} samples, "
+                          f"fewer than k={k}, so some folds have none of it", UserWarning,
+                          stacklevel=2)
+        # Class by class, each in its own (shuffled) order, then dealt round-robin: every
+        # class is spread evenly, and the fold sizes still differ by at most one.
+        dealt = np.concatenate([
+            rng.permutation(np.flatnonzero(inverse == c)) if shuffle
+            else np.flatnonzero(inverse == c) for c in range(len(classes))])
+        parts = [dealt[i::k] for i in range(k)]
+    everything = np.arange(n)
+    folds = []
+    for part in parts:
+        val = np.sort(part).astype(np.int64)
+        folds.append(Fold(np.setdiff1d(everything, val).astype(np.int64), val))
+    return folds
+
+
+def jitter(X: Any, y: Any, copies: int = 5, sigma: Any = 0.05, *,  # noqa: N803
+           seed: Any = 0, keep_original: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Data augmentation by noise: ``copies`` noisy copies of every point, same labels.
+
+    Each copy adds Gaussian noise of standard deviation ``sigma`` (one number, or one
+    per column) to the coordinates. The result holds the original points first (unless
+    ``keep_original=False``), then the first copy of every point, then the second, ...
+    Use it on the training data only, and pick ``sigma`` smaller than the gaps between
+    the classes: it says "a point this close to a training point has its label".
+
+    Example:
+        >>> X2, y2 = jitter([[0.0, 0.0], [1.0, 1.0]], [0, 1], copies=2, sigma=0.1, seed=0)
+        >>> X2.shape, y2.tolist()
+        ((6, 2), [0, 1, 0, 1, 0, 1])
+    """
+    a = _matrix(X, "X", column=False)
+    labels = np.asarray(y)
+    if labels.ndim == 0 or len(labels) != len(a):
+        raise ValueError(f"X and y differ in length ({len(a)} vs "
+                         f"{labels.size if labels.ndim == 0 else len(labels)} samples)")
+    copies = _n(copies, "copies", 0)
+    if not isinstance(keep_original, bool):
+        raise TypeError(f"keep_original must be a bool, got {type(keep_original).__name__}")
+    if copies == 0 and not keep_original:
+        raise ValueError("copies=0 with keep_original=False leaves no data")
+    if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool):
+        scale = np.full(a.shape[1], float(sigma))
+    else:
+        try:
+            scale = np.asarray(sigma, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"sigma must be a number or one number per column, got "
+                            f"{type(sigma).__name__}") from None
+        if isinstance(sigma, bool) or scale.shape != (a.shape[1],):
+            raise ValueError(f"sigma must be a number or one number per column "
+                             f"({a.shape[1]}), got {sigma!r}")
+    if not (np.isfinite(scale).all() and (scale >= 0).all()):
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
+    rng = _generator(seed)
+    noisy = [a + rng.normal(0.0, 1.0, size=a.shape) * scale for _ in range(copies)]
+    parts = ([a] if keep_original else []) + noisy
+    count = len(parts)
+    return np.concatenate(parts), np.concatenate([labels] * count)
 
 
 # -- CSV ------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Modules: ``Module``, ``Neuron``, ``Layer``, ``MLP``, ``Dropout``, ``Maxout``, ``Sequential``.
+"""Modules: ``Module``, ``Neuron``, ``Layer``, ``MLP``, ``Dropout``, ``Maxout``, ``Sequential``,
+``Residual``.
 
 A module owns its parameters as plain attributes: a ``Value``, a ``Module``, or a list
 or tuple of them. :meth:`Module.parameters` finds them by walking ``vars(self)`` in the
@@ -37,6 +38,7 @@ __all__ = [
     "Maxout",
     "Module",
     "Neuron",
+    "Residual",
     "Sequential",
 ]
 
@@ -751,3 +753,95 @@ class Sequential(Module):
 
     def __repr__(self) -> str:
         return f"Sequential({', '.join(repr(m) for m in self.layers)})"
+
+
+def _widths(m: Module) -> tuple[int | None, int | None]:
+    """(inputs, outputs) of a module of this package, None where it does not say."""
+    if isinstance(m, Neuron):
+        return m.nin, 1
+    if isinstance(m, (Layer, Maxout)):
+        return m.nin, m.nout
+    if isinstance(m, MLP):
+        return m.nin, m.nout
+    if isinstance(m, Residual):
+        return m.nin, m.nin
+    if isinstance(m, Sequential):
+        outs = None
+        for layer in reversed(m.layers):
+            if not isinstance(layer, Dropout):  # Dropout keeps the width
+                outs = _widths(layer)[1]
+                break
+        return m.nin, outs
+    return None, None
+
+
+class Residual(Module):
+    """A skip connection around ``block``: ``y = x + block(x)``. Returns a list.
+
+    ``block`` must give as many outputs as it takes inputs (a ``Layer(8, 8)``, an
+    ``MLP(8, [16, 8])``, a ``Sequential`` of them). The chain rule through the sum is
+    ``dy/dx = I + d block/dx``: the identity term hands the gradient from above to the
+    layers below unchanged, however small the block's own derivative is, so in a deep
+    stack of residual blocks the first layers still learn (the "skip connections"
+    remedy for vanishing gradients in the Back Propagation notes; He et al. 2016).
+
+    Parameters are the block's, named ``block.<name>``. Widths are checked when the
+    module is built (for blocks that declare them) and on every call.
+
+    Example:
+        >>> block = Layer(2, 2, "tanh", seed=0)
+        >>> res = Residual(block)
+        >>> res, [n for n, _ in res.named_parameters()][:2]
+        (Residual(Layer(2 -> 2, tanh)), ['block.neurons.0.w.0', 'block.neurons.0.w.1'])
+        >>> for p in res.parameters():
+        ...     p.data = 0.0            # a block that outputs 0: y = x, dy/dx = 1
+        >>> x = [Value(0.5), Value(-1.0)]
+        >>> y = res(x)
+        >>> [v.data for v in y]
+        [0.5, -1.0]
+        >>> y[0].backward()
+        >>> x[0].grad, x[1].grad
+        (1.0, 0.0)
+    """
+
+    trace_safe = True
+
+    def __init__(self, block: Module) -> None:
+        if not isinstance(block, Module):
+            raise TypeError(f"Residual needs a Module as its block, got {type(block).__name__}")
+        ins, outs = _widths(block)
+        if ins is not None and outs is not None and ins != outs:
+            raise ValueError(
+                f"Residual needs a block with as many outputs as inputs (y = x + block(x)); "
+                f"{block!r} takes {ins} and gives {outs}"
+            )
+        self.block = block
+
+    @property
+    def nin(self) -> int | None:
+        """The width of inputs and outputs (None when the block does not declare it)."""
+        return _widths(self.block)[0]
+
+    @property
+    def nout(self) -> int | None:
+        """Same as :attr:`nin`: a skip connection keeps the width."""
+        return self.nin
+
+    def __call__(self, x: Any) -> list[Value]:
+        xs = _as_inputs([x] if isinstance(x, Value) else x, self.nin, self)
+        out = self.block(xs)
+        if isinstance(out, Value):
+            out = [out]
+        if not isinstance(out, (list, tuple)) or not all(isinstance(v, Value) for v in out):
+            raise TypeError(f"{self!r}: the block must return a Value or a list of Values, "
+                            f"got {type(out).__name__}")
+        if len(out) != len(xs):
+            raise ValueError(f"{self!r}: the block returned {len(out)} outputs for "
+                             f"{len(xs)} inputs; y = x + block(x) needs the same width")
+        return [a + b for a, b in zip(xs, out)]
+
+    def architecture(self) -> dict[str, Any]:
+        return {"type": "Residual", "block": self.block.architecture()}
+
+    def __repr__(self) -> str:
+        return f"Residual({self.block!r})"

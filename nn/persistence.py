@@ -49,6 +49,7 @@ from .module import (
     Maxout,
     Module,
     Neuron,
+    Residual,
     Sequential,
     state_mismatch,
 )
@@ -338,13 +339,25 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
         parts = [_architecture(m, f"{where}.layers[{i}]", depth + 1)
                  for i, m in enumerate(layers)]
         return sum(c for c, _ in parts), lambda: Sequential(*(build() for _, build in parts))
+    if kind == "Residual":
+        _keys(arch, where, {"type", "block"})
+        if depth >= _MAX_SEQUENTIAL_DEPTH:
+            raise _Error(f"{where}: models nested more than {_MAX_SEQUENTIAL_DEPTH} deep")
+        count, build_block = _architecture(arch["block"], f"{where}.block", depth + 1)
+
+        def build_residual() -> Module:
+            try:
+                return Residual(build_block())
+            except ValueError as e:  # a block whose widths differ
+                raise _Error(f"{where}: {e}") from None
+        return count, build_residual
     if kind == "custom":
         _keys(arch, where, {"type", "class"})
         if not isinstance(arch["class"], str):
             raise _Error(f"{where}.class must be a string, got {_type_name(arch['class'])}")
         return -1, _cannot_rebuild(arch["class"])
     raise _Error(f"{where}.type must be one of Neuron, Layer, MLP, Maxout, Dropout, "
-               f"Sequential, custom; got {kind!r}")
+               f"Sequential, Residual, custom; got {kind!r}")
 
 
 def _cannot_rebuild(name: str) -> Callable[[], Module]:

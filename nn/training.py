@@ -47,7 +47,7 @@ from chainrule.engine.tape import Tape
 
 from . import losses as _losses
 from .data import Batches, _matrix, train_val_test_split
-from .module import MLP, Dropout, Layer, Maxout, Module, Neuron, Sequential
+from .module import MLP, Dropout, Layer, Maxout, Module, Neuron, Residual, Sequential
 from .optim import Adam, LRScheduler, Optimizer, clip_grad_norm
 
 __all__ = [
@@ -163,7 +163,8 @@ def output_activation(model: Module) -> str | None:
     """The name of the activation applied to ``model``'s outputs, or None if unknown.
 
     An MLP's ``output_activation``; a Neuron's or Layer's ``activation``; a Sequential's
-    last module (a trailing Dropout changes no kind of output); "linear" for a Maxout.
+    last module (a trailing Dropout changes no kind of output); "linear" for a Maxout
+    or a Residual.
     Other modules may declare an ``output_activation`` attribute (a name or an
     :class:`Activation`). ``fit`` picks the loss and the accuracy threshold from it, and
     the decision-boundary plot its threshold.
@@ -177,8 +178,8 @@ def output_activation(model: Module) -> str | None:
         return model.output_activation.name
     if isinstance(model, (Neuron, Layer)):
         return model.activation.name
-    if isinstance(model, Maxout):
-        return "linear"
+    if isinstance(model, (Maxout, Residual)):
+        return "linear"  # x + block(x) is not squashed, whatever the block ends in
     if isinstance(model, Sequential):
         for m in reversed(model.layers):
             if not isinstance(m, Dropout):
