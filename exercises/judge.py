@@ -331,12 +331,12 @@ class Judge:
                            f"`{check.expr}` at {check.point_text()} raised {_raised(error)}.",
                            node="out", what="data")
         # backward
-        if kind == "NotImplementedError" and "backward" in error.get("where", ""):
+        in_backward = error.get("where", "").startswith("in backward,")
+        if kind == "NotImplementedError" and in_backward:
             return Verdict(check, "fail", "seed",
                            f"Calling backward() raised {_raised(error)}: write backward() (set the "
                            "output's grad to 1, then call `_backward` on every node in "
                            "reverse topological order).", node="out", scope="engine")
-        in_backward = error.get("where", "").startswith("in backward,")
         if in_backward:
             return Verdict(check, "fail", "order",
                            f"In `{check.expr}` at {check.point_text()}, backward() raised "

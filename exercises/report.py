@@ -4,6 +4,7 @@ and a picture of the smallest graph where the engine goes wrong."""
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,14 +109,13 @@ class EngineReport:
         for i, failure in enumerate(self.failures, 1):
             lines.append("")
             lines.append(f"{i}. {failure.op}, {failure.kind}: {failure.example}")
-            lines += textwrap.wrap(failure.message, 86, initial_indent="   ",
-                                   subsequent_indent="   ")
+            rule = RULES[failure.op].derivative if failure.op in RULES else None
+            lines += _paragraph(failure.message, [rule] if rule else [])
             if failure.also:
                 shown = failure.also[:4]
                 more = len(failure.also) - len(shown)
                 text = "Also in: " + ", ".join(shown) + (f" and {more} more" if more else "")
-                lines += textwrap.wrap(text, 86, initial_indent="   ",
-                                       subsequent_indent="   ")
+                lines += _paragraph(text, shown)
         if self.failures or self.not_run:
             lines.append("")
         lines.append(_wrapped("Checked: ", " ".join(self.checked) or "nothing"))
@@ -157,6 +157,21 @@ class EngineReport:
             raise IndexError(f"index {index} out of range: the report has "
                              f"{len(self.failures)} failures")
         return self.failures[index].draw(rankdir=rankdir)
+
+
+_FORMULA = re.compile(r"[\w.)]+ (?:[-+*/=]|\*\*) [\w.(]+")
+
+
+def _paragraph(text: str, keep: list[str]) -> list[str]:
+    """``text`` wrapped and indented, never breaking inside the phrases in ``keep``."""
+    glue = "\u00a0"  # textwrap breaks at ASCII whitespace only
+    for phrase in keep:
+        text = text.replace(phrase, phrase.replace(" ", glue))
+    # "1 - t", "other - self", "x = 1.5": a formula reads badly across two lines.
+    text = _FORMULA.sub(lambda m: m.group().replace(" ", glue), text)
+    lines = textwrap.wrap(text, 86, initial_indent="   ", subsequent_indent="   ",
+                          break_long_words=False, break_on_hyphens=False)
+    return [line.replace(glue, " ") for line in lines]
 
 
 def _some(items: list[str], shown: int = 8) -> str:

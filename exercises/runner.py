@@ -116,8 +116,9 @@ def _where(exc: BaseException) -> str:
         return ""
     last = frames[-1]
     name = os.path.basename(last.filename)
-    if name.startswith("<"):  # a notebook cell or exec'd text: the line alone helps
-        return f"in {last.name}, line {last.lineno}"
+    folder = os.path.basename(os.path.dirname(last.filename))
+    if name.startswith("<") or folder.startswith("ipykernel_"):  # a notebook cell
+        return f"in {last.name}, line {last.lineno} of its cell"
     return f"in {last.name}, line {last.lineno} of {name}"
 
 
