@@ -320,7 +320,11 @@ def draw_failure(failure: Failure, *, rankdir: str = "LR") -> Any:
     pen: dict[Any, str] = {}
     grad_text: dict[Any, str] = {}
     extra: dict[Any, list[str]] = {}
-    show_grad = failure.what != "data"
+    measured = any(key.endswith(".grad") for key in failure.actual)
+    show_grad = failure.what != "data" and measured
+    if failure.what != "data" and not measured and failure.node in named:
+        # backward() is missing, raised, or never finished: no gradient to compare
+        extra[named[failure.node]] = [font("yours: no gradients")]
     for name, node in named.items():
         shown = "f" if name == "out" else name
         if failure.what == "data":
@@ -341,7 +345,8 @@ def draw_failure(failure: Failure, *, rankdir: str = "LR") -> Any:
         fill[wrong] = _WRONG_FILL
         pen[wrong] = RED
     focus = named.get(check.focus)
-    active = {focus} if focus is not None and focus.parents else set()
+    # The op under test is circled, unless the fault is backward()'s own (its seed).
+    active = {focus} if focus is not None and focus.parents and failure.kind != "seed" else set()
     style = Style(rankdir=rankdir, show_grad=show_grad, title=title, fill=fill, pen=pen,
                   grad_text=grad_text, extra_rows=extra, active_ops=active)
     return build_dot(topological_nodes(named["out"]), style)

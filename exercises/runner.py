@@ -13,8 +13,9 @@ so it never runs in the checker's own flow of control:
   ``os._exit``, never touching the kernel's sockets.
 * ``"inline"`` (elsewhere: Windows, Pyodide): the checks run in this process under a
   trace function that raises :class:`Deadline` once a check overruns. That stops any
-  loop written in Python; a single call that never returns to Python code (a huge
-  ``sum(range(10**12))``) is not interrupted.
+  loop written in Python, unless a bare ``except:`` inside the loop swallows it; a
+  single call that never returns to Python code (a huge ``sum(range(10**12))``) is not
+  interrupted. The forked child has neither limit.
 
 Only numbers (and descriptions of what was not a number) come back: judging them
 against chainrule is the parent's job (:mod:`chainrule.exercises.judge`).

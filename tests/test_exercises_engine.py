@@ -821,3 +821,32 @@ def test_docstring_examples():
 
     result = doctest.testmod(chainrule.exercises, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted >= 3
+
+
+def _imports(path):
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def test_layers():
+    """exercises uses engine and viz; engine, nn and viz (but the check command) never it."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in (root / "exercises").rglob("*.py"):
+        for name in _imports(path):
+            if name.startswith("chainrule."):
+                assert name.split(".")[1] in ("engine", "viz"), f"{path.name} imports {name}"
+    for folder in ("engine", "nn", "viz"):
+        for path in (root / folder).rglob("*.py"):
+            users = [n for n in _imports(path) if n.startswith("chainrule.exercises")]
+            if path.name == "cli.py":
+                assert "def _check(" in path.read_text() and users  # lazily, in `check`
+                continue
+            assert not users, f"{folder}/{path.name} imports chainrule.exercises"
