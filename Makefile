@@ -1,6 +1,6 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 # Each creates .venv, installs what it needs, and runs.
-.PHONY: demo test lint bench test-e2e clean
+.PHONY: demo test lint bench exercises test-e2e clean
 
 demo:
 	@bash scripts/bootstrap.sh plot
@@ -20,6 +20,11 @@ lint:
 bench:
 	@bash scripts/bootstrap.sh bench
 	.venv/bin/python -m bench
+
+# Student versions of the exercise notebooks (nbgrader's preprocessors): assignments/release/.
+exercises:
+	@bash scripts/bootstrap.sh exercises
+	.venv/bin/python scripts/make_exercises.py
 
 # The playground in a real browser (JupyterLab + headless Chromium); not part of `make test`.
 test-e2e:

@@ -5,6 +5,8 @@ example's picture, its backward step-through, the training plots and the model i
 folder. ``chainrule graph EXPR --at x=-2,y=5 -o f.svg`` draws any arithmetic expression
 with its values and gradients; the expression is parsed safely (``chainrule.viz.expr``,
 never ``eval``). ``chainrule train`` trains an MLP on a TensorFlow-Playground data set.
+``chainrule check FILE.py:NAME`` grades a student's own Value class: the one command
+that imports (so runs) user code, which it says in its help.
 
 Errors print one line on stderr, never a traceback, and exit with 2 for a bad argument
 or expression and 1 when the work itself fails (no Graphviz, an unwritable folder).
@@ -321,6 +323,34 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- chainrule check ---------------------------------------------------------------------------
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Grade a student's Value class; exit 0 when ok, 1 when not, 2 for a bad argument."""
+    import json
+
+    from chainrule.exercises import SubmissionError, check_engine, load_class
+    from chainrule.exercises.submission import parse_target
+
+    try:
+        path, name = parse_target(args.target)
+    except ValueError as exc:
+        raise CommandError(str(exc), BAD_INPUT) from None
+    if not path.is_file():
+        raise CommandError(f"{str(path)!r} does not exist or is not a file", BAD_INPUT)
+    label = f"{path.name}:{name}"
+    try:
+        cls = load_class(path, name, timeout=args.timeout)
+    except SubmissionError as exc:
+        if args.json:
+            _say(json.dumps({"engine": label, "ok": False, "error": str(exc)}))
+        raise CommandError(str(exc), FAILED) from None
+    report = check_engine(cls, timeout=args.timeout, name=label)
+    _say(json.dumps(report.to_dict(), indent=1) if args.json else str(report))
+    return 0 if report.ok else FAILED
+
+
 # -- argument parsing ----------------------------------------------------------------------
 
 
@@ -384,7 +414,7 @@ def _seed(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``chainrule`` command (subcommands demo, graph, train)."""
+    """The argument parser of the ``chainrule`` command (demo, graph, train, check)."""
     parser = _Parser(prog="chainrule", description="chainrule: scalar autodiff you can "
                      "read, and pictures of backprop.")
     from importlib.metadata import PackageNotFoundError, version
@@ -469,6 +499,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="feed the raw coordinates (default: rescale to mean 0, std 1)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(run=_train)
+
+    check = commands.add_parser(
+        "check", help="grade a student's own Value class (imports, so runs, FILE.py)",
+        description="Check a micrograd-style Value class op by op against chainrule: "
+        "forward values, local derivatives, reflected ops (2 - x), accumulation (x + x), "
+        "backward's seed and order. Prints which op is wrong, how, and on which smallest "
+        "expression; exits 0 when every check passes, 1 when not, 2 for a bad argument. "
+        "WARNING: this imports FILE.py, which runs the code in it (all but its "
+        "`if __name__ == '__main__':` block) with your permissions: check only files you "
+        "would run. It is the only chainrule command that runs user code.",
+        epilog="example: for f in submissions/*.py; do chainrule check \"$f:Value\"; done")
+    check.add_argument("target", metavar="FILE.py:NAME",
+                       help="the student's file and the class in it (NAME defaults to Value)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--timeout", type=_positive_float, default=5.0,
+                       help="seconds for importing the file, and again for the checks "
+                       "(default: 5)")
+    check.set_defaults(run=_check)
     return parser
 
 
