@@ -130,7 +130,7 @@ def test_linear_chain_gradient(w):
 # -- Douglas, slides "Forward Pass" to "Parameters Update Equation": one sigmoid neuron ----------
 
 
-def neuron_004() -> tuple[Value, Value, Value, list[Value]]:
+def douglas_neuron() -> tuple[Value, Value, Value, list[Value]]:
     x1, x2 = Value(0.1, label="X1"), Value(0.3, label="X2")
     w1, w2, b = Value(0.5, label="W1"), Value(0.2, label="W2"), Value(1.83, label="b")
     s = Value.sum([x1 * w1, x2 * w2, b])
@@ -145,7 +145,7 @@ def neuron_004() -> tuple[Value, Value, Value, list[Value]]:
 def test_single_sigmoid_neuron_forward():
     """Douglas: s = 0.1*0.5 + 0.3*0.2 + 1.83 = 1.94, f(s) = 0.874352143,
     E = 1/2 (0.03 - 0.874352143)^2 = 0.356465271."""
-    s, out, error, _ = neuron_004()
+    s, out, error, _ = douglas_neuron()
     assert round(s.data, 9) == 1.94
     assert round(out.data, 9) == 0.874352143
     assert round(error.data, 9) == 0.356465271
@@ -161,7 +161,7 @@ def test_single_sigmoid_neuron_one_step_update():
     gradient descent on E. The slide's last weight is truncated: 0.2 - 0.002533056429
     = 0.197466943571, which rounds to 0.197466944.
     """
-    _, out, error, params = neuron_004()
+    _, out, error, params = douglas_neuron()
     error.backward()
     assert round(out.grad, 9) == 0.844352143  # Y - d = -(d - Y)
     inputs = [1.0, 0.1, 0.3]
@@ -181,7 +181,7 @@ def test_single_sigmoid_neuron_sensitivity_of_w1():
     """Douglas says increasing W1 by 1.0 "increases the network error by 0.07"; with its
     own numbers dE/dW1 = 0.0093 and the actual change for W1 = 1.5 is 0.0090, so that
     sentence (carried over from another example) is not reproducible here."""
-    _, _, error, (b, w1, w2) = neuron_004()
+    _, _, error, (b, w1, w2) = douglas_neuron()
     error.backward()
     assert round(w1.grad, 4) == 0.0093
     with no_grad():

@@ -35,7 +35,7 @@ def gate(backward: bool = False):
 
 
 def test_gate_steps_equal_the_hand_derivation():
-    # Seed 003: df/df = 1; f = q z so df/dq = z = -4 and df/dz = q = 3;
+    # NTNU's slide "Back-propagation": df/df = 1; f = q z so df/dq = z = -4 and df/dz = q = 3;
     # q = x + y so df/dx = df/dq * 1 = -4 and df/dy = -4.
     f, x, y, z, q = gate()
     steps = backward_steps(f)
