@@ -263,7 +263,7 @@ def plot_decision_boundary(
     if out.ndim == 1:
         default = _threshold_for(model)
         t = default if threshold is None else float(threshold)
-        probability = threshold is None and default == 0.5  # a sigmoid output: p in [0, 1]
+        probability = default == t == 0.5  # a sigmoid output judged at 1/2: p in [0, 1]
         scores = out.reshape(gx.shape)
         finite = scores[np.isfinite(scores)]
         if probability:
@@ -285,7 +285,7 @@ def plot_decision_boundary(
             ax.contour(gx, gy, scores, levels=[t], colors="k", linewidths=1.5)
         # the colour bar: what the shade is, where the classes and the boundary are
         what = ("P(class 1) from the sigmoid" if probability else
-                "score (logit)" if threshold is None else "model output")
+                "score (logit)" if default == t == 0.0 else "model output")
         below = bool(finite.size) and finite.min() < t - span   # shaded as the end colour
         above = bool(finite.size) and finite.max() > t + span
         bar = fig.colorbar(filled, ax=ax, shrink=0.9, ticks=[t - span, t, t + span])
