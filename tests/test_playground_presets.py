@@ -112,7 +112,8 @@ def test_the_app_opens_and_switches_presets():
     # the menu loads a preset with a fresh network and goes back to "choose..."
     app.preset_control.value = "spiral-fixed"
     assert app.trainer.settings == Settings.preset("spiral-fixed")
-    assert app.trainer.steps == 0 and app.preset_control.value is None
+    assert app.trainer.steps == 0 and app.preset_control.value == ""
+    assert app.preset_control.label == "choose…"  # the prompt shows, not an empty box
     assert "spiral-fixed" in app.status.value
     assert app.controls["learning_rate"].value == 0.1
     assert all(app.feature_buttons[f].value for f in FEATURES)

@@ -141,7 +141,8 @@ class Playground:
         self.reset_button = w.Button(description="reset", layout=w.Layout(width="60px"),
                                      tooltip="a fresh network from the seed")
         self.counter = w.HTML(layout=w.Layout(margin="0 16px 0 8px"))
-        self.preset_control = dropdown([("choose…", None), *((n, n) for n in PRESETS)], None,
+        # "" is "choose…": None would show an empty box instead of the prompt
+        self.preset_control = dropdown([("choose…", ""), *((n, n) for n in PRESETS)], "",
                                        "preset", "220px")
         self.preset_control.tooltip = "\n".join(f"{n}: {p.about}" for n, p in PRESETS.items())
         self.speed_control = dropdown(SPEEDS, self.speed, "steps/frame", "140px")
@@ -499,11 +500,11 @@ class Playground:
             self.set(hidden=hidden)
 
     def _on_preset(self, change: dict) -> None:
-        if self._quiet or change["new"] is None:
+        if self._quiet or not change["new"]:
             return
         self._guard(self.load_preset, change["new"])
         with self._quietly():  # the menu is an action, not a setting: back to "choose…"
-            self.preset_control.value = None
+            self.preset_control.value = ""
 
     def _on_speed(self, change: dict) -> None:
         self.speed = int(change["new"])
