@@ -1,6 +1,6 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 # Each creates .venv, installs what it needs, and runs.
-.PHONY: demo test lint bench exercises test-e2e clean
+.PHONY: demo test lint lab notebooks bench exercises test-e2e clean
 
 demo:
 	@bash scripts/bootstrap.sh plot
@@ -16,6 +16,13 @@ test:
 lint:
 	@bash scripts/bootstrap.sh test
 	.venv/bin/ruff check .
+
+# The notebooks in JupyterLab (the `notebook` extra: JupyterLab, matplotlib and the
+# playground's widgets). `make notebooks` is the same.
+lab notebooks:
+	@bash scripts/bootstrap.sh notebook
+	@bash scripts/ensure-dot.sh
+	.venv/bin/jupyter lab notebooks/
 
 bench:
 	@bash scripts/bootstrap.sh bench

@@ -4,8 +4,9 @@ Starts a Jupyter server on 127.0.0.1 (a free port, a random token) serving a cop
 notebooks/playground.ipynb, opens it with Playwright driving Debian's ``chromium``, runs
 every cell, presses reset and play, and checks in the pixels that the output heatmap
 changes while training runs; clicks a neuron and checks the inspector shows it.
-Screenshots go to ``$E2E_OUT`` (default /tmp/chainrule-e2e); with
-``E2E_UPDATE_SCREENSHOT=1`` the README's docs/images/playground.png is replaced too.
+Screenshots go to ``$E2E_OUT`` (default: ``chainrule-e2e`` in the system's temporary
+folder); with ``E2E_UPDATE_SCREENSHOT=1`` the README's docs/images/playground.png is
+replaced too.
 
 Not part of ``make test``: run ``bash e2e/run.sh`` (``make test-e2e``).
 """
@@ -21,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -35,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
-OUT = Path(os.environ.get("E2E_OUT", "/tmp/chainrule-e2e"))
+OUT = Path(os.environ.get("E2E_OUT", Path(tempfile.gettempdir()) / "chainrule-e2e"))
 
 
 def free_port() -> int:

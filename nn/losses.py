@@ -258,7 +258,7 @@ def _shifted(zs: list[Value]) -> list[Value]:
 def softmax(logits: Any) -> list[Value]:
     """``exp(z_j) / sum_k exp(z_k)``, computed after subtracting the largest logit.
 
-    Example (seed 003's table):
+    Example (the softmax table of NTNU's *FCNN, Learning*, slide "Softmax AF"):
         >>> [round(p.data, 2) for p in softmax([2.0, 1.0, -1.0])]
         [0.71, 0.26, 0.04]
     """
@@ -382,7 +382,8 @@ def l1_penalty(params: Any, strength: float = 1.0) -> Value:
 
 
 def l2_penalty(params: Any, strength: float = 1.0) -> Value:
-    """``strength * sum w^2`` (seed 002's ``R(W) = sum W_ij^2``; weight decay).
+    """``strength * sum w^2`` (``R(W) = sum W_ij^2`` of the *Back Propagation*
+    notes' regularization slide; weight decay).
 
     Example:
         >>> l2_penalty([Value(1.0), Value(-2.0)], 0.5).data

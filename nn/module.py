@@ -75,7 +75,8 @@ class Activation:
     """An activation function by name, with its ``alpha`` for ``leaky_relu`` and ``elu``.
 
     Modules accept a name (``"relu"``) or an ``Activation`` when the parameter matters:
-    seed 002's leaky ReLU ``max(0.1x, x)`` is ``Activation("leaky_relu", alpha=0.1)``.
+    the *Back Propagation* notes' leaky ReLU ``max(0.1x, x)`` is
+    ``Activation("leaky_relu", alpha=0.1)``.
 
     Example:
         >>> Activation("leaky_relu", alpha=0.1)(Value(-2.0)).data
@@ -644,7 +645,8 @@ class Dropout(Module):
 
 class Maxout(Module):
     """``nout`` maxout units: unit j outputs ``max_k (w_jk . x + b_jk)`` over ``pieces``
-    linear pieces (seed 002: ``max(w1 . x + b1, w2 . x + b2)``). Returns a list.
+    linear pieces (the *Back Propagation* notes' ``max(w1 . x + b1, w2 . x + b2)``).
+    Returns a list.
 
     ``units[j].pieces[k]`` is a linear :class:`Neuron`, so parameter names read
     ``units.0.pieces.1.w.0``.

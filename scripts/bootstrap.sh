@@ -40,9 +40,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install -q -e ".[$extras]" 2>&1 | grep -v "is ignored" || true
     "$venv/bin/python" -c "import chainrule.engine" \
         || { echo "chainrule setup: installing the package failed" >&2; exit 1; }
-    # PyTorch is an optional test oracle. Install it only from a wheel already on this
-    # machine (a download would be gigabytes); the comparisons skip without it.
-    if [ "$extras" = test ] && ls /opt/wheels/torch-2.13.0*.whl >/dev/null 2>&1; then
+    # PyTorch is an optional test oracle. Install it only when pip finds its wheel
+    # without an index (a wheel already on this machine, through pip's find-links),
+    # never a download of gigabytes; the comparisons skip without it.
+    if [ "$extras" = test ] && "$venv/bin/python" -m pip install -q --dry-run --no-index \
+            --no-deps --ignore-installed torch==2.13.0 >/dev/null 2>&1; then
         "$venv/bin/python" -m pip install -q torch==2.13.0 2>&1 | grep -v "is ignored" || true
     fi
     touch "$stamp"

@@ -1,8 +1,8 @@
 """BAD_INPUTS items that the area test files covered weakly or not at all.
 
-The audit of /work/shared/BAD_INPUTS.md mapped each of its 65 items to the tests that
-check it; this file holds the missing pieces. The number in each test's docstring is the
-item's number in that catalogue.
+An audit of the project's catalogue of 65 bad inputs (kept with the design notes,
+outside this repository) mapped each item to the tests that check it; this file holds
+the missing pieces. The number in each test's docstring is the item's number there.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def test_bce_with_logits_is_exact_at_plus_minus_1000():
     assert grads(z) == [0.0, 0.0, 0.25, -0.25]
 
 
-def test_seed_003_softmax_table():
+def test_ntnu_softmax_table():
     """node x e^x softmax: 2 7.39 0.71 / 1 2.72 0.26 / -1 0.37 0.04 / total 10.48 1.00"""
     assert [round(math.exp(x), 2) for x in (2, 1, -1)] == [7.39, 2.72, 0.37]
     assert round(sum(math.exp(x) for x in (2, 1, -1)), 2) == 10.48
@@ -187,9 +187,9 @@ def test_cross_entropy_with_value_one_hot_builds_the_same_graph_for_every_class(
     assert shapes[0] == shapes[1] == shapes[2]
 
 
-# -- seed 003: the learning slowdown of MSE with a sigmoid output ---------------------------------
+# -- NTNU (FCNN, Learning), "Learning slowdown": MSE with a sigmoid output -----------------------
 
-def test_seed_003_mse_vs_cross_entropy_learning_slowdown():
+def test_ntnu_mse_vs_cross_entropy_learning_slowdown():
     """x = 1, y = 0: with C = (y - a)^2 / 2, dC/dw = (a - y) s'(z) x = a s'(z);
     with cross-entropy, dC/dw = x (s(z) - y). A saturated neuron (w = b = 2,
     a = 0.98) therefore learns slowly from MSE and quickly from cross-entropy."""

@@ -76,7 +76,7 @@ def test_each_activation_gradient_matches_central_differences(name):
     assert x.grad == pytest.approx(numeric, rel=1e-6, abs=1e-9)
 
 
-def test_seed_002_leaky_relu_is_max_of_0_1x_and_x():
+def test_backprop_notes_leaky_relu_is_max_of_0_1x_and_x():
     act = Activation("leaky_relu", alpha=0.1)
     assert act(Value(-2.0)).data == -0.2
     assert act(Value(3.0)).data == 3.0
@@ -85,7 +85,7 @@ def test_seed_002_leaky_relu_is_max_of_0_1x_and_x():
     assert repr(m) == "MLP(2 -> [4, 1], leaky_relu(alpha=0.1) -> linear)"
 
 
-def test_seed_002_elu_with_alpha():
+def test_backprop_notes_elu_with_alpha():
     act = Activation("elu", alpha=0.5)
     assert act(Value(-1.0)).data == pytest.approx(0.5 * (math.exp(-1.0) - 1.0))
     assert act(Value(2.0)).data == 2.0
@@ -519,7 +519,7 @@ def test_traceable_is_false_only_while_dropout_is_active():
 
 # -- maxout and sequential -----------------------------------------------------------------------
 
-def test_seed_002_maxout_is_max_of_two_affine_pieces_and_routes_the_gradient():
+def test_backprop_notes_maxout_is_max_of_two_affine_pieces_and_routes_the_gradient():
     m = Maxout(2, 1, pieces=2, seed=0)
     p1, p2 = m.units[0].pieces
     set_weights(p1, [1.0, 2.0], 0.5)   # w1.x + b1 = 1*1 + 2*(-1) + 0.5 = -0.5
@@ -550,7 +550,7 @@ def test_sequential_composes_and_names_by_position():
 
 # -- worked examples from the lecture notes ------------------------------------------------------
 
-def test_seed_003_two_two_one_network_forward_and_bp_equations():
+def test_ntnu_two_two_one_network_forward_and_bp_equations():
     """2 inputs, 2 sigmoid hidden units (no hidden bias), 1 sigmoid output,
     w1 = [[1, .5], [.1, 0]], w2 = [.2, .8], b2 = .75, x = [0, 1], y = 1,
     C = (y_hat - y)^2, learning rate 0.4.
@@ -588,7 +588,7 @@ def test_seed_003_two_two_one_network_forward_and_bp_equations():
     assert out.b.data == pytest.approx(0.75 - 0.4 * delta2, rel=1e-15)
 
 
-def test_seed_004_single_sigmoid_neuron():
+def test_douglas_single_sigmoid_neuron():
     """X = (0.1, 0.3), W = (0.5, 0.2), b = 1.83, target 0.03: s = 1.94,
     out = 0.874352143, E = 0.356465271; the delta-rule update with rate 0.01
     (the gradient of the cross-entropy of a sigmoid unit) gives

@@ -433,9 +433,9 @@ def binary_cross_entropy_logits_name():
     return "bce_with_logits"
 
 
-# -- seed 000: the practice chapter, end to end --------------------------------------------------
+# -- UPC (ANN & Deep Learning, "In practice"): the practice chapter, end to end -------------------
 
-def test_seed_000_practice_chapter():
+def test_upc_practice_chapter():
     """Data preparation (standardise, train/val/test split), model design (hidden ReLU
     layers, sigmoid output for binary classification), experiment design (binary
     cross-entropy, Adam, epochs, batch size, early stopping)."""

@@ -1,4 +1,11 @@
-"""The worked examples of the lecture notes in ../shared/seeds/, with the slides' numbers.
+"""The worked examples of the lecture notes chainrule is built for, with the slides' numbers.
+
+The courses (cited by title, institution and slide; numbers and short formulas only):
+
+* BU: *AI Neural Networks: Backpropagation*, Margrit Betke, Boston University;
+* NTNU: *FCNN, Learning, etc.*, Frank Lindseth, Department of Computer Science (IDI), NTNU;
+* Douglas: *Fundamentals of Machine Learning in Data Science* (CSIS 3290, "Fundamentals of
+  Neural Networks in Machine Learning (2)"), Fatemeh Ahmadi, Douglas College.
 
 Each example is built as a scalar graph of chainrule Values; the deltas of the notes
 (delta = dC/dz, the gradient at a neuron's pre-activation z) are read off the graph as
@@ -43,7 +50,7 @@ def matrix(rows: list[list[float]], name: str) -> list[list[Value]]:
             for j, row in enumerate(rows)]
 
 
-# -- seed 003: the (x + y) z gate -------------------------------------------------------------
+# -- NTNU, slide "Back-propagation": the (x + y) z gate ----------------------------------------
 
 
 def gate(x: float, y: float, z: float) -> tuple[Value, dict[str, Value]]:
@@ -57,7 +64,7 @@ def gate(x: float, y: float, z: float) -> tuple[Value, dict[str, Value]]:
 
 
 def test_gate_values_and_gradients():
-    """Seed 003: f = (x + y) z at x = -2, y = 5, z = -4: q = 3, f = -12;
+    """NTNU: f = (x + y) z at x = -2, y = 5, z = -4: q = 3, f = -12;
     df/dx = df/dy = z = -4, df/dz = q = 3, df/dq = -4, df/df = 1."""
     f, n = gate(-2.0, 5.0, -4.0)
     f.backward()
@@ -73,7 +80,7 @@ def test_gate_values_and_gradients():
      ("z", (-2.0, 5.0, -3.0), -9.0)],  # z: -4 -> -3, f: -12 -> -9, delta f = 3
 )
 def test_gate_finite_nudges(variable, nudged, f_after):
-    """Seed 003's nudges: f is linear in each variable, so a unit nudge changes f by
+    """NTNU's nudges: f is linear in each variable, so a unit nudge changes f by
     exactly the partial derivative."""
     f, n = gate(-2.0, 5.0, -4.0)
     f.backward()
@@ -84,7 +91,7 @@ def test_gate_finite_nudges(variable, nudged, f_after):
 
 
 def test_gate_nudge_of_q():
-    """Seed 003: q: 3 -> 4 gives f = 4 * -4 = -16, delta f = -4 = df/dq."""
+    """NTNU: q: 3 -> 4 gives f = 4 * -4 = -16, delta f = -4 = df/dq."""
     q, z = Value(4.0), Value(-4.0)
     assert (q * z).data == -16.0
     f, n = gate(-2.0, 5.0, -4.0)
@@ -93,8 +100,8 @@ def test_gate_nudge_of_q():
 
 
 def test_product_example_sensitivity():
-    """Seed 003: f = x y at x = 4, y = -3: f = -12, df/dx = -3, df/dy = 4
-    ("increase x with small h -> reduce f with 3h")."""
+    """NTNU, slide "Back-propagation: Gradients": f = x y at x = 4, y = -3: f = -12,
+    df/dx = -3, df/dy = 4 ("increase x with small h -> reduce f with 3h")."""
     x, y = Value(4.0, label="x"), Value(-3.0, label="y")
     f = x * y
     f.backward()
@@ -103,12 +110,12 @@ def test_product_example_sensitivity():
     assert (Value(4.0 + h) * y).data - f.data == pytest.approx(-3 * h, rel=1e-9)
 
 
-# -- seed 001: the linear chain P = 3 o1 - 7 o2 -------------------------------------------------
+# -- BU, slide "Main Ingredients for Training Algorithm": P = 3 o1 - 7 o2 ------------------------
 
 
 @pytest.mark.parametrize("w", [(0.0, 0.0, 0.0), (1.0, -2.0, 0.5), (3.7, 1e3, -42.0)])
 def test_linear_chain_gradient(w):
-    """Seed 001: P = 3 o1 - 7 o2, o1 = w1 - 2 w2 + 5 w3, o2 = 2 w1 - w2 - 6:
+    """BU: P = 3 o1 - 7 o2, o1 = w1 - 2 w2 + 5 w3, o2 = 2 w1 - w2 - 6:
     the gradient (-11, 1, 15) at every w (P is linear); with r = 2, r * grad = (-22, 2, 30)."""
     w1, w2, w3 = (Value(v, label=f"w{i + 1}") for i, v in enumerate(w))
     o1 = w1 - 2 * w2 + 5 * w3
@@ -120,10 +127,10 @@ def test_linear_chain_gradient(w):
     assert [2 * g.grad for g in (w1, w2, w3)] == [-22.0, 2.0, 30.0]
 
 
-# -- seed 004: a single sigmoid neuron ------------------------------------------------------------
+# -- Douglas, slides "Forward Pass" to "Parameters Update Equation": one sigmoid neuron ----------
 
 
-def neuron_004() -> tuple[Value, Value, Value, list[Value]]:
+def douglas_neuron() -> tuple[Value, Value, Value, list[Value]]:
     x1, x2 = Value(0.1, label="X1"), Value(0.3, label="X2")
     w1, w2, b = Value(0.5, label="W1"), Value(0.2, label="W2"), Value(1.83, label="b")
     s = Value.sum([x1 * w1, x2 * w2, b])
@@ -136,9 +143,9 @@ def neuron_004() -> tuple[Value, Value, Value, list[Value]]:
 
 
 def test_single_sigmoid_neuron_forward():
-    """Seed 004: s = 0.1*0.5 + 0.3*0.2 + 1.83 = 1.94, f(s) = 0.874352143,
+    """Douglas: s = 0.1*0.5 + 0.3*0.2 + 1.83 = 1.94, f(s) = 0.874352143,
     E = 1/2 (0.03 - 0.874352143)^2 = 0.356465271."""
-    s, out, error, _ = neuron_004()
+    s, out, error, _ = douglas_neuron()
     assert round(s.data, 9) == 1.94
     assert round(out.data, 9) == 0.874352143
     assert round(error.data, 9) == 0.356465271
@@ -146,7 +153,7 @@ def test_single_sigmoid_neuron_forward():
 
 
 def test_single_sigmoid_neuron_one_step_update():
-    """Seed 004's update W(n+1) = W(n) + eta [d - Y] X with eta = 0.01, X = [+1, 0.1, 0.3]
+    """Douglas's update W(n+1) = W(n) + eta [d - Y] X with eta = 0.01, X = [+1, 0.1, 0.3]
     gives [1.821556479, 0.499155648, 0.197466943] (b, W1, W2).
 
     That rule is the perceptron delta rule: it uses dE/dout = Y - d (read here off the
@@ -154,7 +161,7 @@ def test_single_sigmoid_neuron_one_step_update():
     gradient descent on E. The slide's last weight is truncated: 0.2 - 0.002533056429
     = 0.197466943571, which rounds to 0.197466944.
     """
-    _, out, error, params = neuron_004()
+    _, out, error, params = douglas_neuron()
     error.backward()
     assert round(out.grad, 9) == 0.844352143  # Y - d = -(d - Y)
     inputs = [1.0, 0.1, 0.3]
@@ -171,10 +178,10 @@ def test_single_sigmoid_neuron_one_step_update():
 
 
 def test_single_sigmoid_neuron_sensitivity_of_w1():
-    """Seed 004 says increasing W1 by 1.0 "increases the network error by 0.07"; with its
+    """Douglas says increasing W1 by 1.0 "increases the network error by 0.07"; with its
     own numbers dE/dW1 = 0.0093 and the actual change for W1 = 1.5 is 0.0090, so that
     sentence (carried over from another example) is not reproducible here."""
-    _, _, error, (b, w1, w2) = neuron_004()
+    _, _, error, (b, w1, w2) = douglas_neuron()
     error.backward()
     assert round(w1.grad, 4) == 0.0093
     with no_grad():
@@ -183,11 +190,11 @@ def test_single_sigmoid_neuron_sensitivity_of_w1():
     assert round(bumped.data - error.data, 4) == 0.0090
 
 
-# -- seed 003: ReLU forward example --------------------------------------------------------------
+# -- NTNU, slide "Numerical Example": a ReLU layer, forward -------------------------------------
 
 
 def test_relu_layer_forward():
-    """Seed 003: a0 = [-1, 1], w1 = [[-0.2, 0.4], [0.3, 0.1], [-0.5, -0.3]],
+    """NTNU: a0 = [-1, 1], w1 = [[-0.2, 0.4], [0.3, 0.1], [-0.5, -0.3]],
     b1 = [-0.3, 0.1, 0]: w1 a0 = [0.6, -0.2, 0.2], z = [0.3, -0.1, 0.2], a1 = [0.3, 0, 0.2];
     the bias trick (bias as a weight on a constant input 1) gives the same."""
     a0 = values([-1.0, 1.0], "a0_")
@@ -204,7 +211,7 @@ def test_relu_layer_forward():
     assert [t.data for t in tricked] == [z.data for z in zs]
 
 
-# -- seed 003: the one-input chain (NE) -----------------------------------------------------------
+# -- NTNU, slide "Numerical Examples (NEs)": the one-input chain ---------------------------------
 
 
 def one_input_chain() -> dict[str, Value]:
@@ -224,7 +231,7 @@ def one_input_chain() -> dict[str, Value]:
 
 
 def test_one_input_chain_forward_and_deltas():
-    """Seed 003: z1 = -0.02, a1 = 0.495, z2 = 0.0495, a2 = 0.5124, delta2 = -0.1218,
+    """NTNU: z1 = -0.02, a1 = 0.495, z2 = 0.0495, a2 = 0.5124, delta2 = -0.1218,
     dC/dw2 = delta2 a1 = -0.060."""
     n = one_input_chain()
     n["C"].backward()
@@ -238,7 +245,7 @@ def test_one_input_chain_forward_and_deltas():
 
 
 def test_one_input_chain_inner_delta_and_update():
-    """Seed 003: delta1 = 0.1 * (-0.1218) * 0.495 (1 - 0.495) = -0.003045;
+    """NTNU: delta1 = 0.1 * (-0.1218) * 0.495 (1 - 0.495) = -0.003045;
     dC/dw1 = -[0.0003045, 0.0009135]; w2' = 0.1 + 0.0006 = 0.1006;
     w1' = [0.400003045, -0.199990865] with eta = 0.01.
 
@@ -263,7 +270,7 @@ def test_one_input_chain_inner_delta_and_update():
     assert new_w1 == pytest.approx([0.400003045, -0.199990865], abs=2e-9)
 
 
-# -- seed 003: the 2-2 network deltas (NE3) -------------------------------------------------------
+# -- NTNU, slides "NE3" / "Backpropagation example": the 2-2 network deltas ----------------------
 
 
 def two_two_network() -> dict[str, object]:
@@ -287,11 +294,13 @@ def two_two_network() -> dict[str, object]:
 
 
 def test_two_two_network_output_deltas():
-    """Seed 003: delta_L = (a_L - y) * sigma(z_L) (1 - sigma(z_L)) = [0.06, 0.25].
+    """NTNU: z_L = [0.46, 0.8], a_L = [0.61, 0.52],
+    delta_L = (a_L - y) * sigma(z_L) (1 - sigma(z_L)) = [0.06, 0.25].
 
-    The slide prints a_L = [0.61, 0.52], but sigma(0.8) = 0.69, not 0.52; its
-    delta_L = [0.06, 0.25] is right for a_L = sigma(z_L) = [0.613, 0.690] (with 0.52 the
-    second delta would be 1.02 * sigma'(0.8) = 0.22).
+    The printed z_L and a_L disagree in the second neuron: sigma(0.8) = 0.69, not 0.52.
+    With the printed z_L (as built here) delta_L = [0.0624, 0.2545], the slide's
+    [0.06, 0.25]; test_two_two_network_second_output_two_readings shows that the
+    other reading gives the same 0.25.
     """
     n = two_two_network()
     assert [round(z.data, 12) for z in n["z2"]] == [0.46, 0.8]
@@ -301,8 +310,41 @@ def test_two_two_network_output_deltas():
     assert [round(z.grad, 4) for z in n["z2"]] == [0.0624, 0.2545]
 
 
+def test_two_two_network_second_output_two_readings():
+    """NTNU's second output neuron: z = 0.8 and a = 0.52 cannot both be right, and the
+    slide's delta = 0.25 does not tell which is the slip.
+
+    * Reading A, z = 0.8 as printed: a = sigma(0.8) = 0.6900 (the printed 0.52 is the
+      slip), delta = (0.6900 + 0.5) sigma'(0.8) = 1.1900 * 0.2139 = 0.2545.
+    * Reading B, a = 0.52 as printed: 0.52 is sigma(0.08) = 0.5200 (the printed 0.8 is
+      the slip, for 0.08), delta = (0.52 + 0.5) sigma'(0.08) = 1.0200 * 0.2496 = 0.2546.
+
+    Both give the printed 0.25, so either the 0.8 or the 0.52 is the slip; "a typo in
+    the activation only" is not established. Only mixing the readings (a = 0.52 with
+    sigma'(0.8)) gives another number, 0.22, which the slide does not print.
+    """
+    def second_output(z: float) -> tuple[Value, Value]:
+        zv = Value(z, label="z2_2")
+        a = zv.sigmoid()
+        (0.5 * (a - (-0.5)) ** 2).backward()  # C's term for this neuron; y = -0.5
+        return zv, a
+
+    z_a, a_a = second_output(0.8)
+    z_b, a_b = second_output(0.08)
+    assert round(a_a.data, 4) == 0.6900  # slide: 0.52
+    assert round(a_b.data, 4) == 0.5200 and round(a_b.data, 2) == 0.52
+    assert (round(z_a.grad, 4), round(z_b.grad, 4)) == (0.2545, 0.2546)
+    assert round(z_a.grad, 2) == round(z_b.grad, 2) == 0.25  # the slide's delta, both ways
+    mixed = (0.52 + 0.5) * sigmoid(0.8) * (1 - sigmoid(0.8))
+    assert round(mixed, 2) == 0.22
+    # The 2-2 network built with reading A has the same delta as this neuron alone.
+    n = two_two_network()
+    n["C"].backward()
+    assert n["z2"][1].grad == pytest.approx(z_a.grad, rel=1e-12)
+
+
 def test_two_two_network_hidden_deltas_differ_from_the_slide():
-    """Seed 003: delta_1 = (w2^T delta_2) * sigma'(z1); the slide prints [0.0005, 0.0013]
+    """NTNU: delta_1 = (w2^T delta_2) * sigma'(z1); the slide prints [0.0005, 0.0013]
     and dC/dw1 = [[0.00022, -0.00025], [0.00052, -0.00059]].
 
     The slide's delta_1 is wrong (by about a factor 100): w2^T delta_2 = [0.2156, 0.1081]
@@ -328,7 +370,7 @@ def test_two_two_network_hidden_deltas_differ_from_the_slide():
             assert dw1[j][k] == pytest.approx(a * delta1[j], rel=1e-14)
 
 
-# -- seed 003: the 2-2-1 network ----------------------------------------------------------------
+# -- NTNU, the "Backpropagation" slides, steps 1 to 4: the 2-2-1 network ------------------------
 
 
 def two_two_one() -> dict[str, object]:
@@ -350,7 +392,7 @@ def two_two_one() -> dict[str, object]:
 
 
 def test_two_two_one_forward_matches_the_slide():
-    """Seed 003: sigma(z1) = [0.62, 0.5], sigma'(z1) = [0.24, 0.25], yhat = 0.78."""
+    """NTNU: sigma(z1) = [0.62, 0.5], sigma'(z1) = [0.24, 0.25], yhat = 0.78."""
     n = two_two_one()
     assert [round(a.data, 2) for a in n["a1"]] == [0.62, 0.50]
     assert [round(a.data * (1 - a.data), 2) for a in n["a1"]] == [0.24, 0.25]
@@ -359,7 +401,7 @@ def test_two_two_one_forward_matches_the_slide():
 
 
 def test_two_two_one_output_error_differs_from_the_slide():
-    """Seed 003 prints dC/dyhat = 2 (0.78 - 1) = 0.44, yhat (1 - yhat) = 0.78 (1 - 0.78)
+    """NTNU prints dC/dyhat = 2 (0.78 - 1) = 0.44, yhat (1 - yhat) = 0.78 (1 - 0.78)
     = 0.20 and delta2 = 0.44 * 0.20 = 0.09. Two slips:
 
     * the sign: 2 (0.78 - 1) = -0.44, not 0.44 (exactly -0.4370);
@@ -420,6 +462,33 @@ def test_two_two_one_slide_arithmetic_from_its_own_delta2():
     w1 = n["w1"]
     assert round(w1[1][1].data - lr * w1[1][1].grad, 2) == -0.01
     assert round(w1[0][1].data - lr * w1[0][1].grad, 4) == 0.4983  # slide: 0.49
+
+
+def test_two_two_one_slide_products_of_its_own_rounded_numbers():
+    """Two more slips in NTNU's 2-2-1 example, in the slide's arithmetic on its own
+    rounded numbers (step 3 b and step 4 b):
+
+    * delta1_1 = 0.02 * 0.24 is printed 0.01, but 0.02 * 0.24 = 0.0048, which rounds to
+      0.00 (two decimals), not 0.01;
+    * w1_12' = 0.5 - 0.4 * 0.01 is printed 0.49, but 0.5 - 0.004 = 0.496, which rounds to
+      0.50, not 0.49 (the last digit is cut off).
+
+    The neighbouring products are right: 0.07 * 0.25 = 0.0175 -> 0.02 and
+    0 - 0.4 * 0.02 = -0.008 -> -0.01. The slide's factors themselves come from its
+    delta2 = 0.09: (w2)^T delta2 = [0.018, 0.072] -> [0.02, 0.07] and
+    sigma'(z1) = [0.2350, 0.25] -> [0.24, 0.25].
+    """
+    n = two_two_one()
+    n["z2"].backward(grad=0.09)
+    back = [w.data * 0.09 for w in n["w2"]]
+    assert [round(b, 2) for b in back] == [0.02, 0.07]
+    slope = [a.data * (1 - a.data) for a in n["a1"]]
+    assert [round(v, 2) for v in slope] == [0.24, 0.25]
+    assert math.isclose(0.02 * 0.24, 0.0048, abs_tol=1e-15)
+    assert round(0.02 * 0.24, 2) == 0.0  # slide: 0.01
+    assert math.isclose(0.5 - 0.4 * 0.01, 0.496, abs_tol=1e-15)
+    assert round(0.5 - 0.4 * 0.01, 2) == 0.50  # slide: 0.49
+    assert round(0.07 * 0.25, 2) == 0.02 and round(0 - 0.4 * 0.02, 2) == -0.01
 
 
 def test_deltas_by_grad_match_backward():

@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ["chainrule.viz", "chainrule.viz._io", "chainrule.viz.graph", "chainrule.viz.steps",
            "chainrule.viz.text", "chainrule.viz.gradcheck", "chainrule.viz.expr",
-           "chainrule.viz.summary", "chainrule.viz.plots"]
+           "chainrule.viz.summary", "chainrule.viz.plots", "chainrule.viz.playground.core"]
 
 
 @pytest.mark.parametrize("name", MODULES)

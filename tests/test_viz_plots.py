@@ -38,15 +38,70 @@ def trained():
     return model, X, y, history
 
 
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
 def test_history_plot_has_loss_and_accuracy_panels(trained, tmp_path):
     *_, history = trained
     fig = plot_history(history, title="moons")
     left, right = fig.axes
-    assert {line.get_label() for line in left.lines} == {"loss", "val_loss"}
-    assert {line.get_label() for line in right.lines} == {"accuracy", "val_accuracy"}
+    best = f"best epoch {history.best_epoch}: lowest validation loss"
+    # readable names, not the code's: the loss by what it is, "training" said out loud
+    assert legend_texts(left) == ["training loss", "validation loss", best]
+    assert legend_texts(right) == ["training accuracy", "validation accuracy", best]
     assert list(left.lines[0].get_xdata()) == [1, 2, 3, 4, 5, 6]
-    assert left.get_ylabel().startswith("loss (")
+    assert left.get_ylabel() == "loss (binary cross-entropy)"
+    assert history.loss_name == "binary_cross_entropy_with_logits"
     saved(fig, tmp_path / "history.png")
+
+
+def test_history_marks_the_best_epoch_of_early_stopping(tmp_path):
+    from chainrule.nn import Adam, train_val_test_split
+
+    X, y = make_moons(110, noise=0.35, seed=7)
+    (X_tr, y_tr), (X_va, y_va), _ = train_val_test_split(X, y, val=0.3, test=0.3, seed=0)
+    model = MLP(2, [8, 8, 1], seed=0)
+    history = fit(model, X_tr, y_tr, optimizer=Adam(model.parameters(), lr=0.05),
+                  epochs=100, batch_size=len(X_tr), validation=(X_va, y_va), patience=15,
+                  progress=False)
+    assert history.stopped_early and history.best_epoch < history.epochs
+    left, right = plot_history(history).axes
+    for ax in (left, right):
+        marks = [line for line in ax.lines if list(line.get_xdata()) == [history.best_epoch] * 2]
+        assert len(marks) == 1 and marks[0].get_linestyle() == ":"
+        assert legend_texts(ax)[-1] == (f"best epoch {history.best_epoch}: lowest validation "
+                                        "loss (stopped early)")
+    # a star on the validation loss at its minimum
+    stars = [line for line in left.lines if line.get_marker() == "*"]
+    assert [tuple(stars[0].get_xydata()[0])] == [(history.best_epoch, min(history.val_loss))]
+    saved(plot_history(history), tmp_path / "stopped.png")
+
+
+def test_history_without_validation_marks_nothing():
+    fig = plot_history({"loss": [0.9, 0.5], "accuracy": [0.5, 0.7], "best_epoch": None})
+    left, _ = fig.axes
+    assert legend_texts(left) == ["training loss"]
+    assert left.get_ylabel() == "loss"
+    # a best epoch outside the history is ignored, not drawn off the axis
+    fig = plot_history({"loss": [0.9, 0.5], "val_loss": [1.0, 0.8], "best_epoch": 9})
+    assert legend_texts(fig.axes[0]) == ["training loss", "validation loss"]
+
+
+@pytest.mark.parametrize(("name", "readable"), [
+    ("binary_cross_entropy_with_logits", "binary cross-entropy"),
+    ("binary_cross_entropy", "binary cross-entropy"),
+    ("cross_entropy", "cross-entropy"),
+    ("mse_loss", "mean squared error"),
+    ("hinge_loss", "hinge"),
+    ("my_loss", "my loss"),
+])
+def test_loss_names_are_readable(name, readable):
+    from chainrule.viz.plots import readable_loss_name
+
+    assert readable_loss_name(name) == readable
+    fig = plot_history({"loss": [1.0, 0.5], "loss_name": name})
+    assert fig.axes[0].get_ylabel() == f"loss ({readable})"
 
 
 def test_history_from_a_mapping_and_errors():
@@ -61,10 +116,18 @@ def test_history_from_a_mapping_and_errors():
 def test_decision_boundary_binary(trained, tmp_path):
     model, X, y, _ = trained
     fig = plot_decision_boundary(model, X, y, resolution=30, title="boundary")
-    ax = fig.axes[0]
+    ax, bar = fig.axes
     assert len(ax.collections) >= 3  # filled scores, the boundary line, two scatters
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["class 0", "class 1"]
+    # the colour bar says what the shade is, and where each class and the boundary are
+    assert bar.get_ylabel() == "score (logit): class 1 above 0"
+    ticks = [t.get_text() for t in bar.get_yticklabels()]
+    assert ticks[0].endswith("class 0") and ticks[1] == "0\nboundary"
+    assert ticks[2].endswith("class 1")
     saved(fig, tmp_path / "boundary.png")
+    # an explicit threshold is named as such
+    fig = plot_decision_boundary(model, X, y, resolution=10, threshold=1.5)
+    assert fig.axes[1].get_ylabel() == "model output: class 1 above 1.5"
 
 
 def test_a_sigmoid_neuron_gets_its_boundary_at_one_half():
@@ -76,9 +139,13 @@ def test_a_sigmoid_neuron_gets_its_boundary_at_one_half():
     neuron = Neuron(2, activation="sigmoid", seed=0)
     fit(neuron, X, y, optimizer=SGD(neuron.parameters(), lr=0.5), epochs=50, batch_size=100,
         progress=False)
-    ax = plot_decision_boundary(neuron, X, y, resolution=30).axes[0]
+    ax, bar = plot_decision_boundary(neuron, X, y, resolution=30).axes
     lines = [c for c in ax.collections if list(getattr(c, "levels", [])) == [0.5]]
     assert len(lines) == 1
+    # a probability is shaded from 0 to 1, whatever the data
+    assert bar.get_ylabel() == "P(class 1) from the sigmoid: class 1 above 0.5"
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["0\nclass 0", "0.5\nboundary",
+                                                            "1\nclass 1"]
 
 
 def test_decision_boundary_multiclass_with_a_batched_predict(tmp_path):
@@ -92,6 +159,9 @@ def test_decision_boundary_multiclass_with_a_batched_predict(tmp_path):
     fig = plot_decision_boundary(None, X, y, resolution=20, predict=predict)
     assert calls == [400]
     assert len(fig.axes[0].get_legend().get_texts()) == 3
+    bar = fig.axes[1]
+    assert bar.get_ylabel() == "predicted class (the shaded region)"
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["class 0", "class 1", "class 2"]
     saved(fig, tmp_path / "spiral.png")
 
 
@@ -138,7 +208,13 @@ def test_activation_curve_uses_the_engine(name, x, value, slope):
 def test_activation_plot(tmp_path):
     fig = plot_activation("tanh", points=101)
     left, right = fig.axes
-    assert left.get_title() == "tanh(x)" and right.get_title() == "d tanh(x) / dx"
+    assert left.get_title() == "tanh(x)" and right.get_title() == "d tanh(x) / dx (from backward)"
+    assert (left.get_xlabel(), right.get_ylabel()) == ("x", "d tanh / dx")
+    # blue and vermillion: told apart by colour-blind readers, unlike green and red
+    from matplotlib.colors import to_hex
+
+    assert {to_hex(left.lines[0].get_color()), to_hex(right.lines[0].get_color())} == {
+        "#0072b2", "#d55e00"}
     assert max(right.lines[0].get_ydata()) == pytest.approx(1.0, abs=1e-3)
     saved(fig, tmp_path / "tanh.png")
     custom = plot_activation(lambda v: v * v.sigmoid(), points=11)

@@ -35,7 +35,7 @@ def gate(backward: bool = False):
 
 
 def test_gate_steps_equal_the_hand_derivation():
-    # Seed 003: df/df = 1; f = q z so df/dq = z = -4 and df/dz = q = 3;
+    # NTNU's slide "Back-propagation": df/df = 1; f = q z so df/dq = z = -4 and df/dz = q = 3;
     # q = x + y so df/dx = df/dq * 1 = -4 and df/dy = -4.
     f, x, y, z, q = gate()
     steps = backward_steps(f)
@@ -179,6 +179,66 @@ def test_html_export_is_self_contained(tmp_path):
     assert "<script src" not in page and "<link" not in page
     assert "Step 1 of 2: f = q * z passes back its gradient 1" in page
     assert re.search(r"<tr data-step=\"2\"><td>2</td><td>q</td><td>\+</td>", page)
+
+
+@needs_dot
+def test_html_export_explains_the_picture_and_is_legible(tmp_path):
+    f, *_ = gate()
+    page = export_steps_html(f, tmp_path / "steps.html").read_text()
+    legend = page[page.index('<div class="legend">'):]
+    legend = legend[:legend.index("</div>")]
+    # what the arrows and the two numbers on each edge mean
+    for text in ("arrows point the way\nthe forward pass computed", "local d",
+                 "&#8592; c</span> on an input's arrow", "c = local &#215; the result's grad",
+                 "sum of the contributions", "grad ?", "grad before &#8594; after"):
+        assert text in legend, text
+    # frames are drawn larger than Graphviz's size, and shrink to fit a narrow window
+    dot_width = float(re.search(r'width="([0-9.]+)pt"', draw_step(f, 0).pipe(
+        format="svg", encoding="utf-8")).group(1))
+    frame_width = float(re.search(r'<svg width="([0-9.]+)pt"', page).group(1))
+    assert frame_width == pytest.approx(1.4 * dot_width, abs=1)
+    assert ".frame svg {{ max-width: 100%; height: auto; }}".replace("{{", "{").replace(
+        "}}", "}") in page
+    # edge labels: 11 pt on a white box, so no line runs through the numbers
+    src = draw_step(f, 1).source
+    assert "fontsize=11" in src and src.count('bgcolor="white"') == 4
+    # draw_graph itself keeps its look
+    from chainrule.viz import draw_graph
+
+    assert 'bgcolor="white">' not in draw_graph(f, edge_labels=True).source
+
+
+def _browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return name
+    return None
+
+
+@needs_dot
+@pytest.mark.skipif(_browser() is None, reason="no Chromium to run the page's script")
+def test_html_table_reveals_a_step_only_when_the_slider_reaches_it(tmp_path):
+    """In a real (headless) browser: at frame k the table shows steps 1..k, step k
+    highlighted, and nothing of the steps after k (their rows are hidden)."""
+    import subprocess
+
+    f, *_ = gate()
+    path = export_steps_html(f, tmp_path / "steps.html")
+    for k in (0, 1, 2):
+        dom = subprocess.run(
+            [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+             f"{path.as_uri()}#frame={k}"],
+            capture_output=True, text=True, timeout=120, check=True).stdout
+        rows = re.findall(r'<tr data-step="(\d)"(?: class="([a-z ]*)")?>', dom)
+        assert len(rows) == 4  # two inputs per step
+        for step, cls in rows:
+            expected = "later" if int(step) > k else "now" if int(step) == k else ""
+            assert cls.strip() == expected, (k, step, cls)
+        assert f"frame {k} of 2" in dom
+        pending = re.search(r'<tr id="pending"( hidden="")?><td colspan="9">([^<]*)<', dom)
+        assert bool(pending.group(1)) == (k == 2)
+        if k < 2:
+            assert pending.group(2).startswith(f"{2 - k} step")
 
 
 @needs_dot

@@ -213,6 +213,10 @@ class Style:
     active_ops: set[Value] = field(default_factory=set)
     # ops whose contributions have been passed back (None: all of them)
     done_ops: set[Value] | None = None
+    # edge labels: font size in points, and a white box behind them so that no line
+    # runs through the numbers (the step-through frames use both)
+    edge_fontsize: float = 9.0
+    boxed_edge_labels: bool = False
 
 
 def check_style_args(rankdir: Any, precision: Any, timeout: Any) -> None:
@@ -233,7 +237,8 @@ def new_digraph(style: Style) -> ChainruleDigraph:
     dot.attr("graph", rankdir=style.rankdir, bgcolor="white", nodesep="0.25",
              ranksep="0.4", fontname="Helvetica")
     dot.attr("node", fontname="Helvetica", fontsize="11")
-    dot.attr("edge", fontname="Helvetica", fontsize="9", color="#57606a", arrowsize="0.6")
+    dot.attr("edge", fontname="Helvetica", fontsize=f"{style.edge_fontsize:g}", color="#57606a",
+             arrowsize="0.6")
     if style.title:
         dot.attr("graph", label=f"<{_font(escape(style.title, 120), '#24292f', 13, True)}>",
                  labelloc="t")
@@ -264,9 +269,14 @@ def value_label(node: Value, style: Style) -> str:
 def edge_label(local: float, upstream: float | None, style: Style) -> str:
     """Local derivative (grey) and the contribution it passes back (red) for one edge."""
     p = style.precision
-    rows = [_font(f"local {escape(format_number(local, p))}", GREY)]
+    boxed = style.boxed_edge_labels
+    rows = [_font(f"local {escape(format_number(local, p))}", "#424a53" if boxed else GREY)]
     if style.show_grad and upstream is not None:
         rows.append(_font(f"&#8592; {escape(format_number(local * upstream, p))}", RED))
+    if boxed:
+        cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
+        return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1" '
+                f'bgcolor="white">{cells}</table>>')
     return "<" + "<br/>".join(rows) + ">"
 
 

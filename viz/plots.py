@@ -20,10 +20,43 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.figure import Figure
 
-GREEN = "#1a7f37"
-RED = "#cf222e"
-BLUE = "#0969da"
-ORANGE = "#bc4c00"
+# Okabe and Ito's colour-blind-safe palette: no red/green pair anywhere in the plots.
+BLUE = "#0072b2"
+ORANGE = "#e69f00"
+VERMILLION = "#d55e00"
+BLUISH_GREEN = "#009e73"
+PURPLE = "#cc79a7"
+SKY = "#56b4e9"
+GREY = "#57606a"
+PALETTE = (BLUE, ORANGE, BLUISH_GREEN, VERMILLION, PURPLE, SKY)
+
+# What the names in a History mean, for axis labels and legends.
+_LOSS_NAMES = {
+    "binary_cross_entropy_with_logits": "binary cross-entropy",
+    "binary_cross_entropy": "binary cross-entropy",
+    "cross_entropy": "cross-entropy",
+    "mse_loss": "mean squared error",
+    "mae_loss": "mean absolute error",
+    "hinge_loss": "hinge",
+}
+_SERIES_NAMES = {
+    "loss": "training loss",
+    "val_loss": "validation loss",
+    "accuracy": "training accuracy",
+    "val_accuracy": "validation accuracy",
+}
+
+
+def readable_loss_name(name: str) -> str:
+    """A loss function's name as a reader would say it.
+
+    Example:
+        >>> readable_loss_name("binary_cross_entropy_with_logits")
+        'binary cross-entropy'
+        >>> readable_loss_name("my_custom_loss")
+        'my custom loss'
+    """
+    return _LOSS_NAMES.get(name, name.replace("_", " "))
 
 
 def _figure(**kwargs: Any) -> Figure:
@@ -68,7 +101,10 @@ def plot_history(history: Any, *, title: str | None = None,
     ``history`` is what ``chainrule.nn.fit`` returns, or any mapping of names to lists
     of numbers: names containing ``loss`` go to the left panel, names containing
     ``acc`` to the right one (which is left out when there are none). ``log_loss``
-    draws the loss on a log scale.
+    draws the loss on a log scale. The loss axis names the loss (``loss (binary
+    cross-entropy)``), the legend says "training loss" and "validation loss", and when
+    the history has a ``best_epoch`` (the lowest validation loss; the epoch whose
+    weights ``fit(patience=...)`` restores) a dotted line marks it in both panels.
 
     Example:
         >>> fig = plot_history({"loss": [0.7, 0.4, 0.3], "accuracy": [0.5, 0.8, 0.9]})
@@ -83,23 +119,35 @@ def plot_history(history: Any, *, title: str | None = None,
     panels = [p for p in (losses, accs) if p]
     fig = _figure(figsize=(5.2 * len(panels), 3.6))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    get = history.get if isinstance(history, Mapping) else lambda k: getattr(history, k, None)
+    loss_name = get("loss_name")
+    best = get("best_epoch")
+    longest = max(len(v) for v in series.values() if v) if series else 0
+    if isinstance(best, bool) or not isinstance(best, int) or not 1 <= best <= longest:
+        best = None
     for ax, panel, what in zip(axes, panels, ("loss" if losses else "accuracy", "accuracy")):
         for k, (name, values) in enumerate(sorted(panel.items())):
             epochs = range(1, len(values) + 1)
             style = "--" if "val" in name.lower() else "-"
-            ax.plot(epochs, values, style, color=(BLUE, ORANGE, GREEN, RED)[k % 4],
-                    label=name, linewidth=1.8, marker="o" if len(values) <= 30 else None,
-                    markersize=3)
+            ax.plot(epochs, values, style, color=PALETTE[k % len(PALETTE)],
+                    label=_SERIES_NAMES.get(name, name), linewidth=1.8,
+                    marker="o" if len(values) <= 30 else None, markersize=3)
+            if best is not None and name.lower().startswith("val") and best <= len(values):
+                ax.plot([best], [values[best - 1]], "*", color=PALETTE[k % len(PALETTE)],
+                        markersize=12, markeredgecolor="k", markeredgewidth=0.6)
+        if best is not None:
+            stopped = " (stopped early)" if get("stopped_early") is True else ""
+            ax.axvline(best, color=GREY, linestyle=":", linewidth=1.4,
+                       label=f"best epoch {best}: lowest validation loss{stopped}")
         ax.set_xlabel("epoch")
-        loss_name = getattr(history, "loss_name", None)
-        ax.set_ylabel(f"loss ({loss_name})" if what == "loss" and isinstance(loss_name, str)
-                      else what)
+        ax.set_ylabel(f"loss ({readable_loss_name(loss_name)})"
+                      if what == "loss" and isinstance(loss_name, str) else what)
         if what == "loss" and log_loss:
             ax.set_yscale("log")
         if what == "accuracy":
             ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(frameon=False, loc="best")
+        ax.legend(frameon=False, loc="best", fontsize=8)
     if title:
         fig.suptitle(title)
     return fig
@@ -179,8 +227,10 @@ def plot_decision_boundary(
     The model is evaluated on a ``resolution x resolution`` grid (with the engine's tape
     when the model can be traced, else point by point under ``no_grad``).
     A one-output model is a binary classifier: class 1 where the output is above
-    ``threshold`` (default 0.5 for a sigmoid output layer, else 0); its scores are
-    shaded and the boundary drawn as a line. A K-output model predicts the argmax.
+    ``threshold`` (default 0.5 for a sigmoid output layer, else 0); its output is
+    shaded (a colour bar says what it is: the probability of class 1 for a sigmoid
+    output, else the score) and the boundary drawn as a line. A K-output model predicts
+    the argmax; the colour bar then names the class of each shade.
     ``predict`` may replace the per-point loop: it takes an (n, 2) array and returns
     the (n,) or (n, K) outputs.
 
@@ -206,34 +256,55 @@ def plot_decision_boundary(
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     out = np.asarray(predict(grid) if predict is not None else predict_grid(model, grid),
                      dtype=float)
-    fig = _figure(figsize=(5.6, 4.6))
+    fig = _figure(figsize=(6.4, 4.6))
     ax = fig.subplots()
     classes = np.unique(y)
-    colors = [BLUE, ORANGE, GREEN, RED, "#8250df", "#57606a"]
+    colors = list(PALETTE)
     if out.ndim == 1:
-        t = _threshold_for(model) if threshold is None else float(threshold)
+        default = _threshold_for(model)
+        t = default if threshold is None else float(threshold)
+        probability = default == t == 0.5  # a sigmoid output judged at 1/2: p in [0, 1]
         scores = out.reshape(gx.shape)
         finite = scores[np.isfinite(scores)]
-        # the 90th percentile, not the maximum: a ReLU net's scores grow without bound
-        # away from the data, and the far corners would wash out the colours near it
-        span = float(np.percentile(np.abs(finite - t), 90)) if finite.size else 1.0
-        span = span if span > 0 else 1.0
+        if probability:
+            span = 0.5
+        else:
+            # the 90th percentile, not the maximum: a ReLU net's scores grow without bound
+            # away from the data, and the far corners would wash out the colours near it
+            span = float(np.percentile(np.abs(finite - t), 90)) if finite.size else 1.0
+            span = span if span > 0 else 1.0
         from matplotlib.colors import LinearSegmentedColormap
 
         # light tints, so the points stay the darkest thing in the picture
         cmap = LinearSegmentedColormap.from_list(
             "chainrule_two_classes", ["#9ec5f4", "#f6f8fa", "#f4a7a7"])
-        ax.contourf(gx, gy, np.clip(scores, t - span, t + span), levels=24, cmap=cmap,
-                    vmin=t - span, vmax=t + span)
+        filled = ax.contourf(gx, gy, np.clip(scores, t - span, t + span),
+                             levels=np.linspace(t - span, t + span, 25), cmap=cmap,
+                             vmin=t - span, vmax=t + span)
         if np.nanmin(scores) < t < np.nanmax(scores):
             ax.contour(gx, gy, scores, levels=[t], colors="k", linewidths=1.5)
+        # the colour bar: what the shade is, where the classes and the boundary are
+        what = ("P(class 1) from the sigmoid" if probability else
+                "score (logit)" if default == t == 0.0 else "model output")
+        below = bool(finite.size) and finite.min() < t - span   # shaded as the end colour
+        above = bool(finite.size) and finite.max() > t + span
+        bar = fig.colorbar(filled, ax=ax, shrink=0.9, ticks=[t - span, t, t + span])
+        bar.ax.set_yticklabels([f"{'≤ ' if below else ''}{t - span:.2g}\nclass 0",
+                                f"{t:.2g}\nboundary",
+                                f"{'≥ ' if above else ''}{t + span:.2g}\nclass 1"],
+                               fontsize=8)
+        bar.set_label(f"{what}: class 1 above {t:g}", fontsize=9)
         colors = ["#0550ae", "#a40e26"]
     else:
         labels = out.argmax(axis=1).reshape(gx.shape)
         k = out.shape[1]
         from matplotlib.colors import ListedColormap
         cmap = ListedColormap([colors[i % len(colors)] for i in range(k)])
-        ax.contourf(gx, gy, labels, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.3)
+        filled = ax.contourf(gx, gy, labels, levels=np.arange(k + 1) - 0.5, cmap=cmap,
+                             alpha=0.3)
+        bar = fig.colorbar(filled, ax=ax, shrink=0.9, ticks=np.arange(k))
+        bar.ax.set_yticklabels([f"class {i}" for i in range(k)], fontsize=8)
+        bar.set_label("predicted class (the shaded region)", fontsize=9)
     for i, c in enumerate(classes):
         pts = X[y == c]
         ax.scatter(pts[:, 0], pts[:, 1], s=16, color=colors[i % len(colors)],
@@ -380,10 +451,12 @@ def plot_activation(fn: str | Callable[[Value], Value], *, xmin: float = -5.0,
     name = fn if isinstance(fn, str) else getattr(fn, "__name__", "f")
     fig = _figure(figsize=(9.0, 3.4))
     left, right = fig.subplots(1, 2)
-    left.plot(xs, values, color=GREEN, linewidth=2)
+    left.plot(xs, values, color=BLUE, linewidth=2)
     left.set_title(f"{name}(x)")
-    right.plot(xs, slopes, color=RED, linewidth=2)
-    right.set_title(f"d {name}(x) / dx")
+    left.set_ylabel(f"{name}(x)")
+    right.plot(xs, slopes, color=VERMILLION, linewidth=2)
+    right.set_title(f"d {name}(x) / dx (from backward)")
+    right.set_ylabel(f"d {name} / dx")
     for ax in (left, right):
         ax.axhline(0, color="#8c959f", linewidth=0.8)
         ax.axvline(0, color="#8c959f", linewidth=0.8)

@@ -21,6 +21,7 @@ import html
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,7 +197,7 @@ def _frame_style(steps: list[BackwardStep], upto: int, seed: float, root: Value,
             known[parent] = a
     style = Style(rankdir=rankdir, show_grad=True, edge_labels=edge_labels,
                   precision=precision, title=title, timeout=timeout,
-                  grad_of=known.get)
+                  grad_of=known.get, edge_fontsize=11.0, boxed_edge_labels=True)
     style.done_ops = {s.node for s in steps[:upto]}
     if upto == 0:
         style.pen = {root: HIGHLIGHT}
@@ -263,6 +264,17 @@ def draw_step(
     return build_dot(order, style)
 
 
+_SVG_SIZE = re.compile(r'(<svg\b[^>]*?\bwidth=")([0-9.]+)pt("[^>]*?\bheight=")([0-9.]+)pt"')
+
+
+def _enlarged(svg: str, factor: float) -> str:
+    """The SVG drawn ``factor`` times larger (its viewBox keeps the drawing the same)."""
+    def scale(m: re.Match) -> str:
+        return (f"{m.group(1)}{float(m.group(2)) * factor:.0f}pt{m.group(3)}"
+                f"{float(m.group(4)) * factor:.0f}pt\"")
+    return _SVG_SIZE.sub(scale, svg, count=1)
+
+
 def _frames_svg(root: Value, grad: float, rankdir: str, edge_labels: bool, precision: int,
                 max_nodes: int | None, timeout: float | None) -> tuple[list[str], list[str]]:
     check_root(root, "export_steps_html")
@@ -320,24 +332,35 @@ _HTML = """<!DOCTYPE html>
 <title>{title}</title>
 <style>
 body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #24292f; }}
-h1 {{ font-size: 1.3em; }}
-.controls {{ display: flex; gap: 0.6em; align-items: center; margin: 0.8em 0; }}
+h1 {{ font-size: 1.3em; margin-bottom: 0.4em; }}
+h2 {{ font-size: 1em; margin: 1.2em 0 0.4em; }}
+.controls {{ display: flex; gap: 0.6em; align-items: center; margin: 0.6em 0; }}
 input[type=range] {{ width: 22em; }}
-.caption {{ min-height: 3em; font-size: 1.05em; }}
-.frame {{ display: none; overflow: auto; }}
+.caption {{ min-height: 2.6em; font-size: 1.05em; margin: 0.4em 0; }}
+.stage {{ display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }}
+.frame {{ display: none; }}
 .frame.on {{ display: block; }}
-.legend span {{ margin-right: 1.2em; }}
-table {{ border-collapse: collapse; margin-top: 1.5em; font-size: 0.9em; }}
+.frame svg {{ max-width: 100%; height: auto; }}
+.legend {{ flex: 0 1 21em; min-width: 15em; font-size: 0.88em; line-height: 1.35;
+          border: 1px solid #d0d7de; border-radius: 6px; padding: 0.6em 0.9em;
+          background: #f6f8fa; }}
+.legend h2 {{ margin-top: 0.2em; }}
+.legend ul {{ margin: 0; padding-left: 1.1em; }}
+.legend li {{ margin-bottom: 0.45em; }}
+.value {{ color: {green}; font-weight: bold; }}
+.grad {{ color: {red}; }}
+.active {{ color: {amber}; font-weight: bold; }}
+.mark {{ font-family: Menlo, Consolas, monospace; white-space: nowrap; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
 td, th {{ border: 1px solid #d0d7de; padding: 0.2em 0.6em; text-align: right; }}
 th {{ background: #f6f8fa; }}
-tr.on td {{ background: #fff8c5; }}
+tr.later {{ display: none; }}
+tr.now td {{ background: #fff8c5; }}
+#pending td {{ text-align: left; color: #57606a; font-style: italic; }}
 </style>
 </head>
 <body>
 <h1>{title}</h1>
-<p class="legend"><span style="color:{green}"><b>value</b> (forward)</span>
-<span style="color:{red}"><b>grad</b> (backward)</span>
-<span style="color:{amber}"><b>active</b> op and edges</span></p>
 <div class="controls">
 <button id="prev" type="button">&#9664; back</button>
 <input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
@@ -346,31 +369,72 @@ tr.on td {{ background: #fff8c5; }}
 </div>
 <p class="caption" id="caption"></p>
 {frames}
+<div class="stage">
+<div>
+<h2>The steps so far</h2>
 <table>
 <tr><th>step</th><th>node</th><th>op</th><th>upstream</th><th>input</th><th>local</th>
 <th>contribution</th><th>grad before</th><th>grad after</th></tr>
 {rows}
+<tr id="pending"><td colspan="9"></td></tr>
 </table>
+</div>
+<div class="legend">
+<h2>How to read the picture</h2>
+<ul>
+<li>A box is a value: its name, its <span class="value">value</span> from the forward pass
+and its <span class="grad">grad</span>, the derivative of {root} with respect to it.
+<span class="mark">grad ?</span>: backward has not reached it yet.</li>
+<li>An ellipse is an operation. The <span class="mark">&#8594;</span> arrows point the way
+the forward pass computed: the inputs flow into the operation and its result flows out.</li>
+<li><span class="mark">local d</span> on an input's arrow: the operation's local
+derivative, d(result) / d(input).</li>
+<li><span class="mark grad">&#8592; c</span> on an input's arrow: the contribution sent
+backward along it, against the arrow: c = local &#215; the result's grad. An input's grad
+is the sum of the contributions it receives.</li>
+<li><span class="active">Amber</span>: the operation of the current step and the arrows
+it sends gradients back along; its inputs are shaded and show
+<span class="mark">grad before &#8594; after</span>.</li>
+</ul>
+</div>
+</div>
 <script>
 const captions = {captions};
+const last = {last};
 const slider = document.getElementById("slider");
 function show(k) {{
-  k = Math.max(0, Math.min({last}, k));
+  k = Math.max(0, Math.min(last, k));
   slider.value = k;
   document.querySelectorAll(".frame").forEach((f, i) => f.classList.toggle("on", i === k));
-  document.querySelectorAll("tr[data-step]").forEach(
-    r => r.classList.toggle("on", Number(r.dataset.step) === k));
+  // a row appears when its step is taken: the table never shows an answer early
+  document.querySelectorAll("tr[data-step]").forEach(r => {{
+    const step = Number(r.dataset.step);
+    r.classList.toggle("later", step > k);
+    r.classList.toggle("now", step === k);
+  }});
+  const left = last - k;
+  const pending = document.getElementById("pending");
+  pending.hidden = left === 0;
+  pending.firstElementChild.textContent = left === 1 ? "1 step to go: press next"
+    : left + " steps to go: press next or move the slider";
   document.getElementById("caption").textContent = captions[k];
-  document.getElementById("counter").textContent = "frame " + k + " of {last}";
+  document.getElementById("counter").textContent = "frame " + k + " of " + last;
+  try {{ history.replaceState(null, "", "#frame=" + k); }} catch (e) {{ }}
+}}
+function fromHash() {{
+  const m = /frame=(\\d+)/.exec(location.hash);
+  return m ? Number(m[1]) : 0;
 }}
 slider.addEventListener("input", () => show(Number(slider.value)));
 document.getElementById("prev").addEventListener("click", () => show(Number(slider.value) - 1));
 document.getElementById("next").addEventListener("click", () => show(Number(slider.value) + 1));
 document.addEventListener("keydown", e => {{
+  if (e.target === slider) return;  // the slider moves itself with the arrow keys
   if (e.key === "ArrowRight") show(Number(slider.value) + 1);
   if (e.key === "ArrowLeft") show(Number(slider.value) - 1);
 }});
-show(0);
+window.addEventListener("hashchange", () => show(fromHash()));
+show(fromHash());
 </script>
 </body>
 </html>
@@ -392,8 +456,11 @@ def export_steps_html(
     """Write the step-through of ``root``'s backward pass as one self-contained HTML file.
 
     The file holds every frame as inline SVG, a slider (and arrow keys) to move between
-    them, a caption per frame and the table of steps; it loads nothing from the
-    network, so it opens in any browser without Jupyter. Needs Graphviz ``dot``.
+    them, a caption per frame, a legend saying what the boxes, arrows and edge labels
+    mean, and the table of steps, which grows a row at a time as the slider moves (it
+    never shows a step's numbers before that step). ``page.html#frame=3`` opens at
+    frame 3. It loads nothing from the network, so it opens in any browser without
+    Jupyter. Needs Graphviz ``dot``.
 
     Example:
         >>> export_steps_html(f, "steps.html")  # doctest: +SKIP
@@ -414,14 +481,15 @@ def export_steps_html(
                      fmt(s.before[k]), fmt(s.after[k])]
             tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells)
             rows.append(f'<tr data-step="{s.index + 1}">{tds}</tr>')
-    frames = "\n".join(f'<div class="frame" id="frame{k}">{svg}</div>'
+    # Drawn 1.4 times Graphviz's size: the numbers on the edges are read, not glanced at.
+    frames = "\n".join(f'<div class="frame" id="frame{k}">{_enlarged(svg, 1.4)}</div>'
                        for k, svg in enumerate(svgs))
     # json.dumps escapes quotes; every "<" becomes \u003c so no caption can close the
     # script element or open an HTML comment inside it.
     captions_js = json.dumps(captions).replace("<", "\\u003c")
     page = _HTML.format(title=html.escape(title), green=GREEN, red=RED, amber=HIGHLIGHT,
                         last=len(svgs) - 1, frames=frames, rows="\n".join(rows),
-                        captions=captions_js)
+                        captions=captions_js, root=html.escape(node_name(root)))
     return atomic_write(path, page)
 
 

@@ -16,6 +16,7 @@ Example:
 """
 
 from .app import SPEEDS, Playground
-from .core import DATASETS, FEATURES, Settings, Trainer, parse_state
+from .core import DATASETS, FEATURES, PRESETS, Preset, Settings, Trainer, parse_state
 
-__all__ = ["DATASETS", "FEATURES", "SPEEDS", "Playground", "Settings", "Trainer", "parse_state"]
+__all__ = ["DATASETS", "FEATURES", "PRESETS", "SPEEDS", "Playground", "Preset", "Settings",
+           "Trainer", "parse_state"]

@@ -20,6 +20,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from .core import (
     MAX_LAYERS,
     MAX_NEURONS,
     OPTIMIZERS,
+    PRESETS,
     REGULARIZATION_RATES,
     Settings,
     Trainer,
@@ -75,6 +77,8 @@ class Playground:
 
     Args:
         state: a string from :meth:`to_json` to start from.
+        preset: a name from :data:`~chainrule.viz.playground.core.PRESETS` to start from,
+            e.g. ``"spiral-notes"`` (the lecture notes' spiral); ``settings`` change it.
         **settings: initial settings by name (see :class:`Settings`), e.g.
             ``dataset="moons", hidden=[8, 8], batch_size=10``.
 
@@ -85,13 +89,18 @@ class Playground:
         (50, (8, 8))
     """
 
-    def __init__(self, state: str | None = None, **settings: Any) -> None:
+    def __init__(self, state: str | None = None, *, preset: str | None = None,
+                 **settings: Any) -> None:
         self.w = _widgets()
-        if state is not None and settings:
+        if state is not None and (settings or preset is not None):
+            given = sorted(settings) + (["preset"] if preset is not None else [])
             raise ValueError(f"Playground takes a state string or settings, not both (got "
-                             f"settings {', '.join(sorted(settings))})")
+                             f"settings {', '.join(given)})")
         doc = parse_state(state, extra_keys=_VIEW_KEYS) if state is not None else None
-        self.trainer = Trainer(Settings(**settings) if settings else None)
+        if preset is not None:
+            self.trainer = Trainer(Settings.preset(preset, **settings))
+        else:
+            self.trainer = Trainer(Settings(**settings) if settings else None)
         if doc is not None:
             self.trainer.load_state(doc)
         self.show_test = True
@@ -132,6 +141,10 @@ class Playground:
         self.reset_button = w.Button(description="reset", layout=w.Layout(width="60px"),
                                      tooltip="a fresh network from the seed")
         self.counter = w.HTML(layout=w.Layout(margin="0 16px 0 8px"))
+        # "" is "choose…": None would show an empty box instead of the prompt
+        self.preset_control = dropdown([("choose…", ""), *((n, n) for n in PRESETS)], "",
+                                       "preset", "220px")
+        self.preset_control.tooltip = "\n".join(f"{n}: {p.about}" for n, p in PRESETS.items())
         self.speed_control = dropdown(SPEEDS, self.speed, "steps/frame", "140px")
         self.controls: dict[str, Any] = {
             "learning_rate": dropdown(LEARNING_RATES, s.learning_rate, "learning rate", "170px"),
@@ -210,6 +223,7 @@ class Playground:
         for button in self.feature_buttons.values():
             button.observe(self._on_features, names="value")
         self.speed_control.observe(self._on_speed, names="value")
+        self.preset_control.observe(self._on_preset, names="value")
         self.show_test_box.observe(self._on_view, names="value")
         self.discretize_box.observe(self._on_view, names="value")
         self.neuron_choice.observe(self._on_neuron_choice, names="value")
@@ -229,8 +243,8 @@ class Playground:
                       c["regularization"], c["regularization_rate"], c["optimizer"], c["seed"]],
                      layout=w.Layout(flex_flow="row wrap", align_items="center"))
         features = list(self.feature_buttons.values())
-        left = w.VBox([header("data"), c["dataset"], c["train_ratio"], c["noise"],
-                       c["batch_size"], header("features"),
+        left = w.VBox([self.preset_control, header("data"), c["dataset"], c["train_ratio"],
+                       c["noise"], c["batch_size"], header("features"),
                        w.HBox(features[:2]), w.HBox(features[2:5]), w.HBox(features[5:]),
                        self.neuron_choice, self.inspector_image],
                       layout=w.Layout(width="230px"))
@@ -285,6 +299,23 @@ class Playground:
         """A fresh network from the seed; history cleared."""
         self.trainer.reset()
         self.redraw()
+
+    def load_preset(self, name: str) -> None:
+        """Switch to a preset's settings (see ``PRESETS``) with a fresh network.
+
+        Example:
+            >>> app = Playground()
+            >>> app.load_preset("spiral-notes")
+            >>> app.trainer.settings.hidden, app.trainer.steps
+            ((1, 2), 0)
+        """
+        settings = Settings.preset(name)
+        self.pause()
+        changes = {f.name: getattr(settings, f.name) for f in fields(Settings)}
+        self.trainer.update(**changes)
+        self.trainer.reset()  # a fresh network even where the architecture did not change
+        self._after_settings_change()
+        self._message(f"preset {name}: {PRESETS[name].about}")
 
     def play(self) -> asyncio.Task:
         """Start training in the background (an asyncio task on the running loop).
@@ -467,6 +498,13 @@ class Playground:
             hidden[layer] = min(MAX_NEURONS, max(1, hidden[layer] + delta))
         if tuple(hidden) != self.trainer.settings.hidden:
             self.set(hidden=hidden)
+
+    def _on_preset(self, change: dict) -> None:
+        if self._quiet or not change["new"]:
+            return
+        self._guard(self.load_preset, change["new"])
+        with self._quietly():  # the menu is an action, not a setting: back to "choose…"
+            self.preset_control.value = ""
 
     def _on_speed(self, change: dict) -> None:
         self.speed = int(change["new"])
