@@ -68,7 +68,7 @@ from .optim import (
     StepLR,
     clip_grad_norm,
 )
-from .persistence import ModelFormatError, load, save
+from .persistence import ModelFormatError, SpecialFileError, load, save
 from .training import History, evaluate, fit, predict
 
 __all__ = [
@@ -94,6 +94,7 @@ __all__ = [
     "Optimizer",
     "RMSprop",
     "Sequential",
+    "SpecialFileError",
     "Split",
     "Standardizer",
     "StepLR",

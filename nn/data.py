@@ -19,12 +19,13 @@ import csv
 import io
 import math
 import numbers
-import os
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from . import _files
 
 __all__ = [
     "Batches",
@@ -399,12 +400,10 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
         >>> X.tolist(), y.tolist()
         ([[0.5, 1.0], [2.0, -0.001]], [0.0, 1.0])
     """
-    where = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise OSError(f"{where}: cannot read ({e.strerror or e})") from e
+    p = _files.check_path(path)
+    where = _files.where(p)
+    with _files.open_regular(p) as f:
+        raw = f.read()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -32,15 +32,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import stat
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from . import _files
+from ._files import SpecialFileError
 from .module import (
     MLP,
     Activation,
@@ -53,7 +52,8 @@ from .module import (
     state_mismatch,
 )
 
-__all__ = ["FORMAT", "MAX_BYTES", "VERSION", "ModelFormatError", "load", "save"]
+__all__ = ["FORMAT", "MAX_BYTES", "VERSION", "ModelFormatError", "SpecialFileError", "load",
+           "save"]
 
 FORMAT = "chainrule.model"
 VERSION = 1
@@ -89,6 +89,7 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
     """
     if not isinstance(model, Module):
         raise TypeError(f"save needs a Module, got {type(model).__name__}")
+    _files.check_path(path)
     named = model.named_parameters()
     if not allow_nonfinite:
         for name, p in named:
@@ -111,46 +112,23 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
 def atomic_write(path: Any, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that readers see the old file or the new one.
 
-    Temporary file in the same directory (``os.replace`` is atomic only within one file
+    A temporary file in the same directory (``os.replace`` is atomic only within one file
     system), flushed and fsynced before the rename; removed again on any error. A new
-    file gets mode 0644, a replaced one keeps its mode.
+    file gets the usual mode (0666 less the umask), a replaced one keeps its mode. See
+    :mod:`chainrule.nn._files` for symlinks, special and read-only targets, and the
+    temporary files a killed save leaves behind.
     """
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable (a no-op where directories cannot be opened).
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    _files.atomic_write(path, data)
 
 
 # -- reading and parsing --------------------------------------------------------------------------
 
 def _read(path: Any, max_bytes: int) -> bytes:
-    size = os.stat(path).st_size
-    if size > max_bytes:
-        raise _Error(f"the file is {size} bytes, more than the limit of {max_bytes} "
-                   "(pass max_bytes=... to allow it)")
-    with open(path, "rb") as f:
+    with _files.open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise _Error(f"the file is {size} bytes, more than the limit of {max_bytes} "
+                         "(pass max_bytes=... to allow it)")
         raw = f.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise _Error(f"the file is more than the limit of {max_bytes} bytes")
