@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import numbers
+import os
 import re
+import unicodedata
+import warnings
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -28,6 +32,7 @@ import numpy as np
 from . import _files
 
 __all__ = [
+    "MAX_CSV_BYTES",
     "Batches",
     "Split",
     "Standardizer",
@@ -375,13 +380,26 @@ class Batches:
 
 # -- CSV ------------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+MAX_CSV_BYTES = 256 * 2**20
+"""Files larger than this (256 MiB) are refused by :func:`load_csv` before being read
+(pass ``max_bytes`` to change it)."""
+_MAX_LINE = 8 * 2**20  # a longer line is refused (csv's own limit is 128 KiB a field)
+_CHUNK = 2**20  # bytes read at a time
+_BLOCK = 8192  # rows converted at a time on the careful path
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+# Characters numpy's reader would skip as white space (or stop at) where the careful
+# path reports an error: a chunk holding one takes the careful path. (One `in` per
+# character scans a chunk ten times faster than a regular expression.)
+_NOT_FAST = ("\x00", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+_FAST = True  # tests switch the numpy path off to compare both paths
 
 
 def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
              columns: list[str] | None = None, delimiter: str = ",",
-             allow_nonfinite: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+             allow_nonfinite: bool = False,
+             max_bytes: int = MAX_CSV_BYTES) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a numeric CSV file into ``(X, y)`` float64 arrays, refusing bad data loudly.
 
     ``target`` names the label column (a header name or an index; -1, the default, is
@@ -391,6 +409,19 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
     ``"<path>: row 17, column 'x2': ..."``: a short or long row, an empty field, a token
     that is not a number, a wrong header. ``nan``, ``inf`` and numbers that overflow
     (``1e999``) are refused unless ``allow_nonfinite=True``. Blank lines are skipped.
+
+    Numbers are written with ASCII digits: ``'١٢'`` (Arabic-Indic) or ``'１'``
+    (fullwidth), which Python's ``float`` would read as 12 and 1, are refused naming the
+    character (a data file holding them is more likely corrupt than meant). Fields may
+    have spaces and tabs around them; the file is UTF-8 (a BOM is allowed).
+
+    The file must be a regular file (symlinks are followed): a named pipe, device or
+    socket raises :class:`~chainrule.nn.SpecialFileError` and a directory
+    ``IsADirectoryError``, without blocking. Files larger than ``max_bytes`` (default
+    :data:`MAX_CSV_BYTES`, 256 MiB) are refused before being read. The file is read in
+    chunks of 1 MiB, so memory beyond the result stays bounded: numpy parses each chunk
+    that holds plain numbers, and a chunk with anything else (quotes, blank lines, a bad
+    token) is read field by field, which finds the row and column of any problem.
 
     Example:
         >>> import pathlib, tempfile
@@ -402,87 +433,253 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
     """
     p = _files.check_path(path)
     where = _files.where(p)
-    with _files.open_regular(p) as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{where}: not UTF-8 text (byte {raw[e.start]:#04x} at offset "
-                         f"{e.start})") from None
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise ValueError(f"delimiter must be one character, got {delimiter!r}")
-    try:
-        rows = [(line, row) for row, line in _csv_rows(text, delimiter)]
-    except csv.Error as e:
-        raise ValueError(f"{where}: malformed CSV ({e})") from None
-    if not rows:
-        raise ValueError(f"{where}: the file is empty")
-
-    if header:
-        line, names = rows[0]
-        names = [name.strip() for name in names]
-        rows = rows[1:]
-        for j, name in enumerate(names):
-            if not name:
-                raise ValueError(f"{where}: row {line}, column {j + 1}: empty column name")
-        dup = sorted({name for name in names if names.count(name) > 1})
-        if dup:
-            raise ValueError(f"{where}: row {line}: duplicate column names {dup}")
-        if columns is not None and names != list(columns):
-            raise ValueError(f"{where}: row {line}: expected columns {list(columns)}, "
-                             f"found {names}")
-    elif columns is not None:
-        names = [str(c) for c in columns]
-    else:
-        if not rows:
-            raise ValueError(f"{where}: the file is empty")
-        names = [str(j + 1) for j in range(len(rows[0][1]))]
-    label = (lambda j: repr(names[j])) if header or columns is not None else (lambda j: str(j + 1))
-    if not rows:
-        raise ValueError(f"{where}: no data rows after the header")
-
-    width = len(names)
-    data = np.empty((len(rows), width), dtype=np.float64)
-    for i, (line, fields) in enumerate(rows):
-        if len(fields) < width:
-            raise ValueError(f"{where}: row {line}, column {label(len(fields))}: missing "
-                             f"(the row has {len(fields)} fields, expected {width})")
-        if len(fields) > width:
-            raise ValueError(f"{where}: row {line}, column {width + 1}: unexpected extra "
-                             f"field {fields[width].strip()!r} (expected {width} fields)")
-        for j, token in enumerate(fields):
-            data[i, j] = _parse(token, allow_nonfinite, lambda j=j, line=line:
-                                f"{where}: row {line}, column {label(j)}")
-
-    if target is None:
-        return data, None
-    if isinstance(target, str):
-        if target not in names:
-            raise ValueError(f"{where}: target column {target!r} not found; columns are "
-                             f"{names}")
-        t = names.index(target)
-    elif isinstance(target, numbers.Integral) and not isinstance(target, bool):
-        if not -width <= target < width:
-            raise ValueError(f"{where}: target index {target} is out of range for "
-                             f"{width} columns")
-        t = int(target) % width
-    else:
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
+        raise ValueError(f"delimiter must be one character other than a quote or a line "
+                         f"break, got {delimiter!r}")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) \
+            or max_bytes <= 0:
+        raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
+    if target is not None and not isinstance(target, str) and (
+            isinstance(target, bool) or not isinstance(target, numbers.Integral)):
         raise TypeError(f"target must be a column name, an index or None, got "
                         f"{type(target).__name__}")
-    keep = [j for j in range(width) if j != t]
-    return np.ascontiguousarray(data[:, keep]), data[:, t].copy()
+    with _files.open_regular(p) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise ValueError(f"{where}: the file is {size} bytes, more than the limit of "
+                             f"{int(max_bytes)} (pass max_bytes=... to read it)")
+        reader = _CsvReader(where, header=header, columns=columns, delimiter=delimiter,
+                            allow_nonfinite=allow_nonfinite)
+        reader.read(_text_chunks(f, where, int(max_bytes)))
+    return reader.result(target)
 
 
-def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[list[str], int]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    for row in reader:
-        if not row or (all(not field.strip() for field in row) and len(row) == 1):
-            continue  # blank line
-        yield row, reader.line_num
+def _text_chunks(f: Any, where: str, max_bytes: int) -> Iterator[str]:
+    """The file as UTF-8 text in pieces of whole lines (each ends with a newline, except
+    the file's last), reading at most ``max_bytes``."""
+    total = 0
+    while True:
+        raw = f.read(_CHUNK)
+        if not raw:
+            return
+        if not raw.endswith(b"\n"):
+            tail = f.readline(_MAX_LINE)
+            if len(tail) >= _MAX_LINE and not tail.endswith(b"\n"):
+                raise ValueError(f"{where}: a line at byte offset {total + len(raw)} is "
+                                 f"longer than {_MAX_LINE} bytes (lines must end with \\n "
+                                 "or \\r\\n)")
+            raw += tail
+        start, total = total, total + len(raw)
+        if total > max_bytes:
+            raise ValueError(f"{where}: the file is more than the limit of {max_bytes} "
+                             "bytes (pass max_bytes=... to read it)")
+        skip = 3 if start == 0 and raw.startswith(b"\xef\xbb\xbf") else 0
+        try:
+            yield raw[skip:].decode("utf-8")
+        except UnicodeDecodeError as e:
+            hint = ("; it looks like UTF-16: save it as UTF-8"
+                    if start == 0 and raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "")
+            raise ValueError(f"{where}: not UTF-8 text (byte {raw[skip + e.start]:#04x} at "
+                             f"offset {start + skip + e.start}){hint}") from None
+
+
+def _lines(text: str) -> int:
+    """Lines in ``text`` as the csv module counts them (ends: \\n, \\r\\n or \\r)."""
+    if not text:
+        return 0
+    ends = text.count("\n")
+    if "\r" in text:
+        ends += text.count("\r") - text.count("\r\n")
+    return ends + (not text.endswith(("\n", "\r")))
+
+
+class _CsvReader:
+    """The state of one :func:`load_csv`: header, width, lines read, converted blocks."""
+
+    def __init__(self, where: str, *, header: bool, columns: list[str] | None,
+                 delimiter: str, allow_nonfinite: bool) -> None:
+        self.where = where
+        self.header = header
+        self.columns = columns
+        self.delimiter = delimiter
+        self.allow_nonfinite = allow_nonfinite
+        self.names: list[str] | None = None
+        self.width: int | None = None
+        self.line = 0  # physical lines consumed so far
+        self.blocks: list[np.ndarray] = []
+        self.records = 0  # non-blank records seen (header included)
+        self.fast = _FAST and delimiter not in "0123456789.+-eE \x0b\x0c\x1c\x1d\x1e\x1f\x00"
+
+    # -- reading ---------------------------------------------------------------------------
+    def read(self, chunks: Iterator[str]) -> None:
+        for text in chunks:
+            if not self.fast or '"' in text:
+                # A quoted field may hold line breaks and span two chunks: one csv
+                # reader reads the rest of the file.
+                rest = (line for more in chunks for line in io.StringIO(more, newline=""))
+                self._careful(itertools.chain(io.StringIO(text, newline=""), rest))
+                return
+            if self.width is None:
+                text = self._start(text)
+                if self.width is None:
+                    continue
+            block = self._numpy(text) if self.fast else None
+            if block is None:
+                self._careful(io.StringIO(text, newline=""))
+            else:
+                self.blocks.append(block)
+                self.records += len(block)
+                self.line += _lines(text)
+
+    def _reader(self, lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
+        """(line number, fields) of each non-blank record; advances ``self.line``."""
+        base = self.line
+        reader = csv.reader(lines, delimiter=self.delimiter, strict=True)
+        try:
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                self.line = base + reader.line_num
+                yield base + reader.line_num, row
+            self.line = base + reader.line_num
+        except csv.Error as e:
+            raise ValueError(f"{self.where}: malformed CSV (row {base + reader.line_num}: "
+                             f"{e})") from None
+
+    def _first(self, line: int, row: list[str]) -> bool:
+        """Take the first record as the header (True) or learn the width from it."""
+        self.records += 1
+        if self.header:
+            names = [name.strip() for name in row]
+            for j, name in enumerate(names):
+                if not name:
+                    raise ValueError(f"{self.where}: row {line}, column {j + 1}: empty "
+                                     "column name")
+            dup = sorted({name for name in names if names.count(name) > 1})
+            if dup:
+                raise ValueError(f"{self.where}: row {line}: duplicate column names {dup}")
+            if self.columns is not None and names != list(self.columns):
+                raise ValueError(f"{self.where}: row {line}: expected columns "
+                                 f"{list(self.columns)}, found {names}")
+            self.names = names
+        elif self.columns is not None:
+            self.names = [str(c) for c in self.columns]
+        else:
+            self.names = [str(j + 1) for j in range(len(row))]
+        self.width = len(self.names)
+        return self.header
+
+    def _start(self, text: str) -> str:
+        """Find the first record in ``text``; return the text still to be read as data."""
+        lines = iter(io.StringIO(text, newline=""))
+        start = self.line
+        for line, row in self._reader(lines):
+            if self._first(line, row):
+                return "".join(lines)  # the rest, after the header
+            self.line, self.records = start, self.records - 1  # a data row: read it again
+            return text
+        return ""
+
+    def _careful(self, lines: Iterator[str]) -> None:
+        """Field by field with exact errors: for chunks numpy's path does not take."""
+        pending: list[tuple[int, list[str]]] = []
+        for line, row in self._reader(lines):
+            if self.width is None and self._first(line, row):
+                continue
+            pending.append((line, row))
+            if len(pending) == _BLOCK:
+                self._convert(pending)
+                pending = []
+        if pending:
+            self._convert(pending)
+
+    def _label(self, j: int) -> str:
+        return repr(self.names[j]) if self.header or self.columns is not None else str(j + 1)
+
+    def _convert(self, rows: list[tuple[int, list[str]]]) -> None:
+        where, width = self.where, self.width
+        block = np.empty((len(rows), width), dtype=np.float64)
+        for i, (line, fields) in enumerate(rows):
+            if len(fields) < width:
+                raise ValueError(f"{where}: row {line}, column {self._label(len(fields))}: "
+                                 f"missing (the row has {len(fields)} fields, expected "
+                                 f"{width})")
+            if len(fields) > width:
+                extra = fields[width].strip(" \t")
+                raise ValueError(f"{where}: row {line}, column {width + 1}: unexpected extra "
+                                 f"field {extra!r} (expected {width} fields)")
+            for j, token in enumerate(fields):
+                block[i, j] = _parse(token, self.allow_nonfinite, lambda j=j, line=line:
+                                     f"{where}: row {line}, column {self._label(j)}")
+        self.blocks.append(block)
+        self.records += len(rows)
+
+    def _numpy(self, text: str) -> np.ndarray | None:
+        """The rows of a chunk of plain numbers, parsed by numpy; None sends the chunk to
+        the careful path (which then finds any error, or the blank lines, exactly)."""
+        if not text:
+            return np.empty((0, self.width))
+        if not text.isascii() or any(c in text for c in _NOT_FAST):
+            return None
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+            if "\r" in text:
+                return None  # a line ending in a lone \r
+        rows = _lines(text)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # numpy parses each field with Python's own string-to-double, so the
+                # numbers are those float() gives, bit for bit.
+                block = np.loadtxt(io.StringIO(text),
+                                   delimiter=self.delimiter, comments=None,
+                                   dtype=np.float64, ndmin=2)
+        except ValueError:
+            return None
+        if block.shape != (rows, self.width):
+            return None  # blank lines, or rows of another width
+        if not self.allow_nonfinite and not np.isfinite(block).all():
+            return None
+        return block
+
+    # -- the arrays ----------------------------------------------------------------------------
+    def result(self, target: int | str | None) -> tuple[np.ndarray, np.ndarray | None]:
+        where = self.where
+        if self.width is None:
+            raise ValueError(f"{where}: the file is empty")
+        n = sum(len(b) for b in self.blocks)
+        if n == 0:
+            raise ValueError(f"{where}: no data rows after the header" if self.header
+                             else f"{where}: the file is empty")
+        names, width = self.names, self.width
+        if target is None:
+            t = None
+        elif isinstance(target, str):
+            if target not in names:
+                raise ValueError(f"{where}: target column {target!r} not found; columns are "
+                                 f"{names}")
+            t = names.index(target)
+        else:
+            if not -width <= target < width:
+                raise ValueError(f"{where}: target index {target} is out of range for "
+                                 f"{width} columns")
+            t = int(target) % width
+        keep = [j for j in range(width) if j != t]
+        X = np.empty((n, len(keep)), dtype=np.float64)  # noqa: N806
+        y = None if t is None else np.empty(n, dtype=np.float64)
+        row = 0
+        self.blocks.reverse()
+        while self.blocks:  # each block is freed once copied: memory stays near the result
+            block = self.blocks.pop()
+            X[row:row + len(block)] = block[:, keep] if t is not None else block
+            if y is not None:
+                y[row:row + len(block)] = block[:, t]
+            row += len(block)
+        return X, y
 
 
 def _parse(token: str, allow_nonfinite: bool, where: Any) -> float:
-    s = token.strip()
+    s = token.strip(" \t")
     if not s:
         raise ValueError(f"{where()}: missing value (empty field)")
     if _NUMBER.fullmatch(s):
@@ -496,4 +693,10 @@ def _parse(token: str, allow_nonfinite: bool, where: Any) -> float:
             raise ValueError(f"{where()}: {s!r} is not a finite number; pass "
                              "allow_nonfinite=True to accept it")
         return float(s)
+    odd = next((c for c in s if not c.isascii()), None)
+    if odd is not None:
+        digit = unicodedata.digit(odd, None) is not None
+        raise ValueError(f"{where()}: {s!r} is not a number: it contains {odd!r} (U+{ord(odd):04X} "
+                         f"{unicodedata.name(odd, 'unnamed character')})"
+                         + ("; only the ASCII digits 0-9 are read as digits" if digit else ""))
     raise ValueError(f"{where()}: {s!r} is not a number")

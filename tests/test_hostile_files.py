@@ -26,8 +26,11 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from chainrule.nn import MLP, ModelFormatError, SpecialFileError, load, load_csv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 NOBODY = 65534
@@ -190,6 +193,19 @@ def test_a_pipe_swapped_in_after_the_type_check_does_not_block_open(matrix):
     assert "named pipe" in text
 
 
+@pytest.mark.parametrize(("reader", "message"), [
+    ("nn.load", r"the file is 2147483648 bytes, more than the limit of 67108864 \(pass "
+                r"max_bytes=\.\.\. to allow it\)"),
+    ("load_csv", r"the file is 2147483648 bytes, more than the limit of 268435456 \(pass "
+                 r"max_bytes=\.\.\. to read it\)"),
+])
+def test_a_huge_file_is_refused_before_reading(matrix, special, reader, message):
+    name, text, mro = matrix[f"{reader} sparse"]
+    assert name in ("ModelFormatError", "ValueError"), (name, text)
+    assert "ValueError" in mro and text.startswith(special["sparse"] + ": ")
+    assert re.search(message, text), text
+
+
 def test_permission_denied_names_the_file(shared_dir):
     secret = shared_dir / "secret"
     secret.mkdir()
@@ -274,6 +290,81 @@ def test_every_truncation_of_a_model_file_is_a_format_error(model_file):
     model_file.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(ModelFormatError, match=r"ends too early \(truncated file\?\)"):
         load(model_file)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"x1,x2,y\n0.5,1,0\n2,-1", r"row 3, column 'y': missing \(the row has 2 fields, "
+                                r"expected 3\)"),
+    (b"x1,x2,y\n0.5,1,0\n2,3,-1e", r"row 3, column 'y': '-1e' is not a number"),
+    (b"x1,x2,y\n0.5,1,0\n2,\"-1", r"malformed CSV \(row 3: unexpected end of data\)"),
+    ("x1,x2,\u00e9\n".encode()[:-2], r"not UTF-8 text \(byte 0xc3 at offset 6\)"),
+])
+def test_truncated_csv_files_name_the_row(tmp_path, data, message):
+    path = tmp_path / "cut.csv"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=message):
+        load_csv(path)
+
+
+@pytest.mark.parametrize(("encoding", "model_message", "csv_message"), [
+    ("utf-16", r"not UTF-8 text \(byte 0xff at offset 0\)",
+     r"not UTF-8 text \(byte 0xff at offset 0\); it looks like UTF-16: save it as UTF-8"),
+    ("latin-1", r"not UTF-8 text \(byte 0xe9 at offset \d+\)",
+     r"not UTF-8 text \(byte 0xe9 at offset 3\)"),
+])
+def test_wrong_encodings(tmp_path, model_file, encoding, model_message, csv_message):
+    text = model_file.read_text().replace('"MLP"', '"MLP\u00e9"')
+    bad_model = tmp_path / "bad.json"
+    bad_model.write_bytes(text.encode(encoding))
+    with pytest.raises(ModelFormatError, match=model_message):
+        load(bad_model)
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_bytes("x1,\u00e9,y\n1,2,3\n".encode(encoding))
+    with pytest.raises(ValueError, match=csv_message):
+        load_csv(bad_csv)
+
+
+def test_size_limits_can_be_raised(tmp_path, model_file):
+    size = model_file.stat().st_size
+    with pytest.raises(ModelFormatError, match=f"the file is {size} bytes, more than the "
+                                               f"limit of {size - 1}"):
+        load(model_file, max_bytes=size - 1)
+    assert load(model_file, max_bytes=size).state_dict() == load(model_file).state_dict()
+    csv_file = tmp_path / "data.csv"
+    csv_file.write_text(GOOD_CSV)
+    n = len(GOOD_CSV)
+    with pytest.raises(ValueError, match=f"the file is {n} bytes, more than the limit of "
+                                         f"{n - 1} \\(pass max_bytes=\\.\\.\\. to read it\\)"):
+        load_csv(csv_file, max_bytes=n - 1)
+    assert load_csv(csv_file, max_bytes=n)[1].tolist() == [0.0, 1.0]
+    for bad in (0, -1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="max_bytes must be a positive int"):
+            load_csv(csv_file, max_bytes=bad)
+
+
+def test_a_file_that_grows_past_the_limit_while_read_is_cut_off(tmp_path, monkeypatch):
+    """``st_size`` can lie (``/proc`` says 0, a log grows): the limit counts bytes read."""
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n" + "1,2\n" * 1000)
+    real_fstat = os.fstat
+
+    def small(fd):
+        st = real_fstat(fd)
+        return os.stat_result((*tuple(st)[:6], 10, *tuple(st)[7:]))
+
+    monkeypatch.setattr(os, "fstat", small)
+    with pytest.raises(ValueError, match="more than the limit of 100 bytes"):
+        load_csv(path, max_bytes=100)
+
+
+def test_a_line_with_no_end_is_refused_in_bounded_memory(tmp_path):
+    path = tmp_path / "one_line.csv"
+    with open(path, "wb") as f:
+        f.write(b"a,b\n")
+        f.write(b"1" * (9 * 2**20))
+    with pytest.raises(ValueError, match=r"a line at byte offset \d+ is longer than 8388608 "
+                                         r"bytes"):
+        load_csv(path)
 
 
 # -- bare file descriptors (issue case 5) ---------------------------------------------------
@@ -482,3 +573,136 @@ def test_viz_files_use_the_same_safe_writer(tmp_path):
         with pytest.raises(SpecialFileError):
             atomic_write(tmp_path / "pipe.svg", "<svg/>")
     assert atomic_write(target, "<svg/>") == target and target.read_text() == "<svg/>"
+
+
+# -- non-ASCII digits in CSV (issue case 10) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("token", "shown"), [
+    ("\u0661\u0662", r"'١٢' is not a number: it contains '١' \(U\+0661 ARABIC-INDIC DIGIT ONE\); "
+                     r"only the ASCII digits 0-9 are read as digits"),
+    ("\uff11", r"'１' is not a number: it contains '１' \(U\+FF11 FULLWIDTH DIGIT ONE\)"),
+    ("\u00b2", r"contains '²' \(U\+00B2 SUPERSCRIPT TWO\)"),
+    ("1\u00a0", r"contains '\\xa0' \(U\+00A0 NO-BREAK SPACE\)"),
+    ("\u22121", r"contains '−' \(U\+2212 MINUS SIGN\)"),
+    ("\u0967.\u0665", r"U\+0967 DEVANAGARI DIGIT ONE"),
+])
+def test_non_ascii_digits_are_refused_naming_the_character(tmp_path, token, shown):
+    path = tmp_path / "d.csv"
+    path.write_text(f"a,b\n1,{token}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"d.csv: row 2, column 'b': .*{shown}"):
+        load_csv(path)
+
+
+def test_python_itself_reads_those_digits():
+    """Why the CSV reader must check: float() takes any Unicode decimal digit."""
+    assert float("\u0661\u0662") == 12.0 and float("\uff11") == 1.0
+
+
+def test_non_ascii_column_names_are_fine(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("größe,μ,Ziel\n1,2,3\n", encoding="utf-8")
+    X, y = load_csv(path, target="Ziel")  # noqa: N806
+    assert X.tolist() == [[1.0, 2.0]] and y.tolist() == [3.0]
+
+
+# -- large files in bounded memory (issue case 2) -----------------------------------------------
+
+
+def test_a_file_larger_than_a_chunk_is_read_in_pieces(tmp_path, monkeypatch):
+    import chainrule.nn.data as data
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(3000, 3)) * 10.0 ** rng.integers(-5, 5, size=(3000, 3))
+    lines = ["a,b,c"] + [",".join(repr(float(v)) for v in row) for row in values]
+    text = "\r\n".join(lines[:1500]) + "\n" + "\n".join(lines[1500:]) + "\n"
+    path = tmp_path / "big.csv"
+    path.write_text(text, newline="")
+    monkeypatch.setattr(data, "_CHUNK", 997)  # many chunks, cut at odd places
+    X, y = load_csv(path)  # noqa: N806
+    assert np.array_equal(np.column_stack([X, y]), values)
+    # a bad token far in: the row is the line of the file
+    lines[2500] = lines[2500].replace(",", ",x", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"row 2501, column 'b': 'x"):
+        load_csv(path)
+
+
+def test_memory_stays_near_the_size_of_the_result(tmp_path):
+    """200,000 rows: the arrays are 4.6 MB; reading used to take ~60x that."""
+    import tracemalloc
+
+    path = tmp_path / "rows.csv"
+    rng = np.random.default_rng(1)
+    data = rng.uniform(-1, 1, size=(200_000, 3)).round(6)
+    np.savetxt(path, data, delimiter=",", header="a,b,c", comments="", fmt="%.6f")
+    tracemalloc.start()
+    try:
+        X, y = load_csv(path)  # noqa: N806
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    result = X.nbytes + y.nbytes
+    assert np.array_equal(np.column_stack([X, y]), data)
+    assert peak < 2 * result + 8 * 2**20, (peak, result)
+
+
+_NUMBERS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(-10**20, 10**20).map(str),
+    st.sampled_from(["0", "-0", "+1", ".5", "5.", "1e5", "1E-5", "-1.5e+300", "1e-400",
+                     " 2 ", "\t3", "007", "1e0001"]),
+)
+_ODD_TOKENS = st.sampled_from([
+    "1e999", "nan", "-inf", "Infinity", "", " ", "x", "1_0", "0x10", '"4"', "\u0661",
+    "1\u00a0", "1e", "--1", "1.2.3", "\x0c1", "1\x1f", "\x00"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(rows=st.integers(1, 4).flatmap(lambda w: st.lists(st.lists(_NUMBERS, min_size=w,
+                                                                  max_size=w),
+                                                         min_size=1, max_size=40)),
+       odd=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 3), _ODD_TOKENS), max_size=2),
+       blank=st.sets(st.integers(0, 40), max_size=2), crlf=st.booleans(),
+       allow_nonfinite=st.booleans(), delimiter=st.sampled_from([",", ";", "\t"]))
+def test_numpy_path_and_field_by_field_path_agree(tmp_path, monkeypatch, rows, odd, blank, crlf,
+                                                  allow_nonfinite, delimiter):
+    """The numpy path only ever takes a chunk the careful path reads the same, bit for bit;
+    whatever it does not take, the careful path reads (or refuses) exactly as before."""
+    import chainrule.nn.data as data
+
+    for i, j, token in odd:
+        if i < len(rows) and j < len(rows[i]):
+            rows[i][j] = token
+    width = len(rows[0])
+    lines = [delimiter.join(f"c{j}" for j in range(width))]
+    for i, row in enumerate(rows):
+        if i in blank:
+            lines.append("")
+        lines.append(delimiter.join(row))
+    path = tmp_path / "h.csv"
+    path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode() + b"\n")
+    monkeypatch.setattr(data, "_CHUNK", 40)
+
+    def read(fast):
+        monkeypatch.setattr(data, "_FAST", fast)
+        try:
+            X, y = load_csv(path, allow_nonfinite=allow_nonfinite, delimiter=delimiter)  # noqa: N806
+            return "ok", np.column_stack([X, y]).tobytes()
+        except ValueError as e:
+            return "error", str(e)
+
+    assert read(True) == read(False)
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85",
+                                  "\u00a0", "\u2003", "\r"])
+def test_odd_white_space_is_not_a_number(tmp_path, char):
+    """numpy's reader and Python's float() skip these around a number; the CSV reader
+    takes spaces and tabs only (a stray \\x1f is corruption, not layout)."""
+    path = tmp_path / "d.csv"
+    path.write_bytes(f"a,b\n1,2\n1,{char}3\n".encode())
+    with pytest.raises(ValueError, match=r"row 3, column 'b': .* is not a number|"
+                                         r"row 3, column 'b': missing"):
+        load_csv(path)
