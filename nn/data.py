@@ -419,7 +419,8 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
     socket raises :class:`~chainrule.nn.SpecialFileError` and a directory
     ``IsADirectoryError``, without blocking. Files larger than ``max_bytes`` (default
     :data:`MAX_CSV_BYTES`, 256 MiB) are refused before being read. The file is read in
-    chunks of 1 MiB, so memory beyond the result stays bounded: numpy parses each chunk
+    chunks of 1 MiB into the arrays returned, so memory stays close to the size of the
+    result (plus one chunk): numpy parses each chunk
     that holds plain numbers, and a chunk with anything else (quotes, blank lines, a bad
     token) is read field by field, which finds the row and column of any problem.
 
@@ -449,9 +450,9 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
             raise ValueError(f"{where}: the file is {size} bytes, more than the limit of "
                              f"{int(max_bytes)} (pass max_bytes=... to read it)")
         reader = _CsvReader(where, header=header, columns=columns, delimiter=delimiter,
-                            allow_nonfinite=allow_nonfinite)
+                            allow_nonfinite=allow_nonfinite, target=target, size=size)
         reader.read(_text_chunks(f, where, int(max_bytes)))
-    return reader.result(target)
+    return reader.result()
 
 
 def _text_chunks(f: Any, where: str, max_bytes: int) -> Iterator[str]:
@@ -494,20 +495,32 @@ def _lines(text: str) -> int:
 
 
 class _CsvReader:
-    """The state of one :func:`load_csv`: header, width, lines read, converted blocks."""
+    """The state of one :func:`load_csv`: header, target, lines read, the rows so far.
+
+    Rows go straight into the arrays returned (``X``, and ``y`` for a target), grown as
+    needed: their size is guessed from the file's size and the bytes a row takes, so
+    memory stays close to the result's own size.
+    """
 
     def __init__(self, where: str, *, header: bool, columns: list[str] | None,
-                 delimiter: str, allow_nonfinite: bool) -> None:
+                 delimiter: str, allow_nonfinite: bool, target: int | str | None,
+                 size: int) -> None:
         self.where = where
         self.header = header
         self.columns = columns
         self.delimiter = delimiter
         self.allow_nonfinite = allow_nonfinite
+        self.target = target
+        self.size = size  # bytes, for the first guess of the row count (0 if unknown)
         self.names: list[str] | None = None
         self.width: int | None = None
+        self.t: int | None = None  # the target's column
+        self.keep: list[int] = []  # the other columns
         self.line = 0  # physical lines consumed so far
-        self.blocks: list[np.ndarray] = []
-        self.records = 0  # non-blank records seen (header included)
+        self.chars = 0  # characters handed to the arrays so far (to guess the row count)
+        self.n = 0  # rows in the arrays
+        self.X = np.empty((0, 0))
+        self.y: np.ndarray | None = None
         self.fast = _FAST and delimiter not in "0123456789.+-eE \x0b\x0c\x1c\x1d\x1e\x1f\x00"
 
     # -- reading ---------------------------------------------------------------------------
@@ -527,14 +540,20 @@ class _CsvReader:
             if block is None:
                 self._careful(io.StringIO(text, newline=""))
             else:
-                self.blocks.append(block)
-                self.records += len(block)
+                self.chars += len(text)
+                self._append(block)
                 self.line += _lines(text)
 
     def _reader(self, lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
         """(line number, fields) of each non-blank record; advances ``self.line``."""
         base = self.line
-        reader = csv.reader(lines, delimiter=self.delimiter, strict=True)
+
+        def counted(lines: Iterator[str]) -> Iterator[str]:
+            for line in lines:
+                self.chars += len(line)
+                yield line
+
+        reader = csv.reader(counted(lines), delimiter=self.delimiter, strict=True)
         try:
             for row in reader:
                 if not row or (len(row) == 1 and not row[0].strip()):
@@ -548,7 +567,6 @@ class _CsvReader:
 
     def _first(self, line: int, row: list[str]) -> bool:
         """Take the first record as the header (True) or learn the width from it."""
-        self.records += 1
         if self.header:
             names = [name.strip() for name in row]
             for j, name in enumerate(names):
@@ -567,16 +585,18 @@ class _CsvReader:
         else:
             self.names = [str(j + 1) for j in range(len(row))]
         self.width = len(self.names)
+        self._find_target()
         return self.header
 
     def _start(self, text: str) -> str:
         """Find the first record in ``text``; return the text still to be read as data."""
         lines = iter(io.StringIO(text, newline=""))
-        start = self.line
+        start, chars = self.line, self.chars
         for line, row in self._reader(lines):
             if self._first(line, row):
+                self.chars = chars
                 return "".join(lines)  # the rest, after the header
-            self.line, self.records = start, self.records - 1  # a data row: read it again
+            self.line, self.chars = start, chars  # a data row: read it again
             return text
         return ""
 
@@ -611,8 +631,7 @@ class _CsvReader:
             for j, token in enumerate(fields):
                 block[i, j] = _parse(token, self.allow_nonfinite, lambda j=j, line=line:
                                      f"{where}: row {line}, column {self._label(j)}")
-        self.blocks.append(block)
-        self.records += len(rows)
+        self._append(block)
 
     def _numpy(self, text: str) -> np.ndarray | None:
         """The rows of a chunk of plain numbers, parsed by numpy; None sends the chunk to
@@ -643,15 +662,8 @@ class _CsvReader:
         return block
 
     # -- the arrays ----------------------------------------------------------------------------
-    def result(self, target: int | str | None) -> tuple[np.ndarray, np.ndarray | None]:
-        where = self.where
-        if self.width is None:
-            raise ValueError(f"{where}: the file is empty")
-        n = sum(len(b) for b in self.blocks)
-        if n == 0:
-            raise ValueError(f"{where}: no data rows after the header" if self.header
-                             else f"{where}: the file is empty")
-        names, width = self.names, self.width
+    def _find_target(self) -> None:
+        where, names, width, target = self.where, self.names, self.width, self.target
         if target is None:
             t = None
         elif isinstance(target, str):
@@ -664,17 +676,46 @@ class _CsvReader:
                 raise ValueError(f"{where}: target index {target} is out of range for "
                                  f"{width} columns")
             t = int(target) % width
-        keep = [j for j in range(width) if j != t]
-        X = np.empty((n, len(keep)), dtype=np.float64)  # noqa: N806
-        y = None if t is None else np.empty(n, dtype=np.float64)
-        row = 0
-        self.blocks.reverse()
-        while self.blocks:  # each block is freed once copied: memory stays near the result
-            block = self.blocks.pop()
-            X[row:row + len(block)] = block[:, keep] if t is not None else block
+        self.t, self.keep = t, [j for j in range(width) if j != t]
+
+    def _append(self, block: np.ndarray) -> None:
+        k = len(block)
+        if not k:
+            return
+        if self.n + k > len(self.X):
+            # First the rows so far per character read times the file's size (a row takes
+            # two bytes at least); then steps of 1.5x.
+            if self.n == 0 and self.size and self.chars:
+                guess = min(int(k * self.size / self.chars * 1.02), self.size // 2) + 64
+            else:
+                guess = int(1.5 * len(self.X))
+            cap = max(self.n + k, guess)
+            X = np.empty((cap, len(self.keep)), dtype=np.float64)  # noqa: N806
+            y = None if self.t is None else np.empty(cap, dtype=np.float64)
+            if self.n:
+                X[:self.n] = self.X[:self.n]
+                if y is not None:
+                    y[:self.n] = self.y[:self.n]
+            self.X, self.y = X, y
+        n = self.n
+        self.X[n:n + k] = block if self.t is None else block[:, self.keep]
+        if self.t is not None:
+            self.y[n:n + k] = block[:, self.t]
+        self.n = n + k
+
+    def result(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(X, y)``, or an error if there were no rows."""
+        if self.width is None:
+            raise ValueError(f"{self.where}: the file is empty")
+        if self.n == 0:
+            raise ValueError(f"{self.where}: no data rows after the header" if self.header
+                             else f"{self.where}: the file is empty")
+        X, y = self.X, self.y  # noqa: N806
+        self.X, self.y = np.empty((0, 0)), None
+        if len(X) > self.n:  # give back what the guess took too much, in place
+            X.resize((self.n, X.shape[1]), refcheck=False)
             if y is not None:
-                y[row:row + len(block)] = block[:, t]
-            row += len(block)
+                y.resize(self.n, refcheck=False)
         return X, y
 
 

@@ -629,7 +629,8 @@ def test_a_file_larger_than_a_chunk_is_read_in_pieces(tmp_path, monkeypatch):
 
 
 def test_memory_stays_near_the_size_of_the_result(tmp_path):
-    """200,000 rows: the arrays are 4.6 MB; reading used to take ~60x that."""
+    """200,000 rows: the arrays are 4.6 MiB; reading used to take ~60x that. Now the
+    arrays plus a constant for one chunk in flight (its bytes, its text, numpy's buffers)."""
     import tracemalloc
 
     path = tmp_path / "rows.csv"
@@ -644,7 +645,7 @@ def test_memory_stays_near_the_size_of_the_result(tmp_path):
         tracemalloc.stop()
     result = X.nbytes + y.nbytes
     assert np.array_equal(np.column_stack([X, y]), data)
-    assert peak < 2 * result + 8 * 2**20, (peak, result)
+    assert peak < result + 12 * 2**20, (peak, result)
 
 
 _NUMBERS = st.one_of(
@@ -706,3 +707,27 @@ def test_odd_white_space_is_not_a_number(tmp_path, char):
     with pytest.raises(ValueError, match=r"row 3, column 'b': .* is not a number|"
                                          r"row 3, column 'b': missing"):
         load_csv(path)
+
+
+@pytest.mark.parametrize("reported_size", [0, 50, None])
+def test_the_arrays_grow_when_the_size_guess_is_wrong(tmp_path, monkeypatch, reported_size):
+    """The first guess of the row count comes from st_size and the first chunk: short rows
+    after long ones, or a size of 0 (as /proc reports), make the arrays grow instead."""
+    import chainrule.nn.data as data
+
+    lines = ["a,b,c"] + [f"{i}.123456789012345,{-i}.5,{i % 2}" for i in range(200)] + \
+        [f"{i},{i},{i}" for i in range(3000)]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(data, "_CHUNK", 256)
+    if reported_size is not None:
+        real_fstat = os.fstat
+        monkeypatch.setattr(os, "fstat", lambda fd: os.stat_result(
+            (*tuple(real_fstat(fd))[:6], reported_size, *tuple(real_fstat(fd))[7:])))
+    X, y = load_csv(path)  # noqa: N806
+    assert X.shape == (3200, 2) and y.shape == (3200,)
+    assert X.flags.c_contiguous and X.flags.owndata and y.flags.owndata
+    assert X[199].tolist() == [199.123456789012345, -199.5] and y[199] == 1.0
+    assert X[-1].tolist() == [2999.0, 2999.0] and y[-1] == 2999.0
+    X, y = load_csv(path, target=None)  # noqa: N806
+    assert y is None and X.shape == (3200, 3)
