@@ -1,0 +1,123 @@
+"""Arguments of the ``chainrule`` command and of the libraries behind it: each bad one
+exits 2 naming the option and the value, and a failed run leaves no folder behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from chainrule.viz import cli
+
+CLI = [sys.executable, "-m", "chainrule.viz.cli"]
+
+
+def run(*args: str, cwd: Path):
+    return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def one_line(proc, code: int) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+# -- --seed (issue case 7) -----------------------------------------------------------------
+
+
+def test_a_negative_seed_exits_2_naming_the_option_and_the_value(tmp_path):
+    proc = run("train", "--seed", "-1", "-o", "out", cwd=tmp_path)
+    line = one_line(proc, 2)
+    assert line == ("chainrule train: error: argument --seed: expected an integer from 0 to "
+                    "4294967295, got '-1'")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "1.5", "abc", "1e3", ""])
+def test_bad_seeds_are_usage_errors(tmp_path, capsys, command, seed):
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, f"--seed={seed}", "-o", str(tmp_path / "out")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"chainrule {command}: error: argument --seed: expected an integer from 0 to " \
+           f"4294967295, got {seed!r}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", ["0", "4294967295", " 7 "])
+def test_seeds_in_range_are_taken(seed):
+    args = cli.build_parser().parse_args(["train", "--seed", seed])
+    assert args.seed == int(seed)
+
+
+# -- no empty output folder after a failed run (issue case 7) -------------------------------
+
+
+class BoomError(Exception):
+    pass
+
+
+def _fail_in_fit(*args, **kwargs):
+    raise BoomError("the loss became nan at step 3")
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+def test_a_failed_run_leaves_no_output_folder(tmp_path, capsys, monkeypatch, command):
+    import chainrule.nn as nn
+
+    monkeypatch.setattr(nn, "fit", _fail_in_fit)
+    target = tmp_path / "a" / "b" / "out"
+    args = [command, "-o", str(target), "--no-progress", "--epochs", "1"]
+    assert cli.main(args) == 1
+    assert "the loss became nan at step 3" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither out, nor the a/b it had to create
+
+
+def test_a_run_failing_after_writing_removes_what_it_wrote(tmp_path, capsys, monkeypatch):
+    import chainrule.nn as nn
+
+    def fail_saving(self, path, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nn.Module, "save", fail_saving)
+    out = tmp_path / "out"
+    assert cli.main(["train", "--epochs", "1", "--samples", "20", "--hidden", "2",
+                     "--no-progress", "-o", str(out)]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # loss.png and decision_boundary.png removed too
+
+
+def test_a_failed_run_keeps_a_folder_that_was_there(tmp_path, monkeypatch):
+    import chainrule.nn as nn
+
+    monkeypatch.setattr(nn, "fit", _fail_in_fit)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert cli.main(["train", "-o", str(out), "--no-progress"]) == 1
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_an_interrupted_run_leaves_no_output_folder(tmp_path, monkeypatch):
+    import chainrule.nn as nn
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nn, "fit", interrupt)
+    assert cli.main(["train", "-o", str(tmp_path / "out"), "--no-progress"]) == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_output_location_is_found_before_training(tmp_path, monkeypatch, capsys):
+    import chainrule.nn as nn
+
+    monkeypatch.setattr(nn, "fit", _fail_in_fit)  # must not be reached
+    (tmp_path / "file").write_text("x")
+    assert cli.main(["train", "-o", str(tmp_path / "file" / "out"), "--no-progress"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
