@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from chainrule.viz import cli
+from chainrule.viz.expr import MAX_DEPTH, MAX_NODES, ExpressionError, build_expression
 
 CLI = [sys.executable, "-m", "chainrule.viz.cli"]
 
@@ -120,4 +121,53 @@ def test_an_unwritable_output_location_is_found_before_training(tmp_path, monkey
     (tmp_path / "file").write_text("x")
     assert cli.main(["train", "-o", str(tmp_path / "file" / "out"), "--no-progress"]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+# -- expression size and depth (issue case 8) -------------------------------------------------
+
+
+@pytest.mark.parametrize("terms", [50, 100, 200])
+def test_a_flat_sum_is_not_nesting(terms):
+    out, leaves = build_expression(" + ".join(["x"] * terms), {"x": 0.5})
+    out.backward()
+    assert out.data == 0.5 * terms and leaves["x"].grad == terms
+
+
+def test_flat_chains_of_products_and_mixed_signs_too():
+    out, leaves = build_expression("*".join(["x"] * 60) + " - x / x" * 20, {"x": 1.0})
+    out.backward()
+    assert out.data == -19.0 and leaves["x"].grad == 60.0
+    # each partial result is labelled with its sub-expression, as before
+    assert out.parents[0].label.startswith("x * x * x")
+
+
+def test_size_and_depth_have_their_own_limits_and_messages():
+    flat = "+".join(["x"] * 300)
+    with pytest.raises(ExpressionError, match=rf"the expression is too large \(599 operations "
+                                              rf"and operands, limit {MAX_NODES}\)") as info:
+        build_expression(flat, {"x": 1.0})
+    assert "nested" not in str(info.value)
+    deep = "x+(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH  # x+(x+(x+...)): nested, and small
+    with pytest.raises(ExpressionError, match=rf"the expression is nested too deeply \(51 "
+                                              rf"levels, limit {MAX_DEPTH}\)") as info:
+        build_expression(deep, {"x": 1.0})
+    assert "large" not in str(info.value)
+    ok = "x+(" * (MAX_DEPTH - 1) + "x" + ")" * (MAX_DEPTH - 1)
+    assert build_expression(ok, {"x": 1.0})[0].data == MAX_DEPTH
+
+
+@pytest.mark.parametrize(("text", "levels"), [
+    ("exp(" * 51 + "x" + ")" * 51, 52), ("-" * 60 + "x", 61), ("x" + "**x" * 55, 56),
+    ("x*(x+" * 30 + "x" + ")" * 30, 61),
+])
+def test_calls_signs_powers_and_alternating_operators_nest(text, levels):
+    with pytest.raises(ExpressionError, match=rf"nested too deeply \({levels} levels"):
+        build_expression(text, {"x": 1.0})
+
+
+def test_the_command_line_draws_a_flat_sum(tmp_path):
+    proc = run("graph", "+".join(["x"] * 50), "--at", "x=1", "--text", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[:2]
+    assert first.endswith(" = 50") and second == "  d/dx = 50"
 
