@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from chainrule.engine import Value
 from chainrule.viz import cli
 from chainrule.viz.expr import MAX_DEPTH, MAX_NODES, ExpressionError, build_expression
 
@@ -171,3 +172,27 @@ def test_the_command_line_draws_a_flat_sum(tmp_path):
     first, second = proc.stdout.splitlines()[:2]
     assert first.endswith(" = 50") and second == "  d/dx = 50"
 
+
+# -- messages that point somewhere (issue case 9) ---------------------------------------------
+
+
+def test_draw_summary_too_large_suggests_something_else_than_itself():
+    from chainrule.nn import MLP
+    from chainrule.viz import GraphTooLargeError, draw_summary
+
+    model = MLP(2, [16, 16, 1], seed=0)
+    out = model([0.5, -1.0])
+    with pytest.raises(GraphTooLargeError) as info:
+        draw_summary(out, model=model, max_nodes=10)
+    message = str(info.value)
+    assert "draw_summary" not in message
+    assert "level='layer'" in message and "graph_text(root)" in message
+    assert "max_nodes=10" in message
+    with pytest.raises(GraphTooLargeError, match="graph_text") as info:
+        draw_summary(out, model=model, max_nodes=2, level="layer")
+    assert "level='layer'" not in str(info.value) and "draw_summary" not in str(info.value)
+    x = Value(1.0)
+    for _ in range(30):
+        x = x * 1.0 + 0.0
+    with pytest.raises(GraphTooLargeError, match="pass model="):
+        draw_summary(x, max_nodes=5)
