@@ -212,7 +212,7 @@ def _clean_stale(directory: str, name: str) -> None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                continue  # another save is writing it right now
+                continue  # another save is writing it (or locks do not work here)
             # Locked by us: its writer is gone (a lock dies with its process).
             with contextlib.suppress(OSError):
                 if os.path.samestat(os.fstat(fd), os.lstat(stale)):
@@ -233,7 +233,9 @@ def _new_temp(directory: str, name: str, mode: int) -> tuple[int, str]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd, tmp
-        except OSError:
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return fd, tmp  # no locks on this file system: save all the same
             # A cleaner of another save took it for stale in the instant between its
             # creation and the lock; it deletes it, we take another name.
             os.close(fd)

@@ -8,16 +8,18 @@ A model file is one JSON object::
      "parameters": {"layers.0.neurons.0.w.0": 0.4217..., ...}}
 
 Floats are written with ``repr``, so a save/load round trip is bit-exact. Saving writes
-a temporary file in the same directory, flushes and fsyncs it, then ``os.replace``-s it
-over the target: a crash at any point leaves either the old file or the new one, and
-no temporary file behind.
+a temporary file in the same directory (``.<name>.<16 hex>.chainrule-tmp``), flushes
+and fsyncs it, then ``os.replace``-s it over the target: a crash at any point leaves
+either the old file or the new one. An exception removes the temporary file; one left
+by a killed process is removed by the next save of the same target.
 
-Loading never unpickles, evals or imports anything. It reads at most ``max_bytes``,
-then checks, *before* changing any model: UTF-8, JSON syntax, no duplicate keys, no
-``NaN``/``Infinity``/overflowing numbers (unless ``allow_nonfinite=True``), the format
-tag and version, every key and type of the architecture (``bool`` is not a number),
-the parameter count implied by the architecture, and the exact parameter names. Every
-problem raises :class:`ModelFormatError` (a ``ValueError``) as ``"<path>: <problem>"``.
+Loading never unpickles, evals or imports anything. It reads only regular files (no
+pipes or devices) and at most ``max_bytes``, then checks, *before* changing any model:
+UTF-8, JSON syntax, no duplicate keys, no ``NaN``/``Infinity``/overflowing numbers
+(unless ``allow_nonfinite=True``), the format tag and version, every key and type of
+the architecture (``bool`` is not a number), the parameter count implied by the
+architecture, and the exact parameter names. Every problem raises
+:class:`ModelFormatError` (a ``ValueError``) as ``"<path>: <problem>"``.
 
 Example:
     >>> import pathlib, tempfile
@@ -85,7 +87,10 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
     """Write ``model`` to ``path`` as JSON, atomically (see the module docstring).
 
     Refuses (``ValueError``) to save nan or inf parameters unless ``allow_nonfinite``;
-    such a file then needs ``allow_nonfinite=True`` to be loaded too.
+    such a file then needs ``allow_nonfinite=True`` to be loaded too. A symlink is
+    followed (the file it points to is replaced, the link stays); a folder, pipe,
+    device or socket is never replaced (``IsADirectoryError``, :class:`SpecialFileError`),
+    nor a read-only file (``PermissionError``, even for root).
     """
     if not isinstance(model, Module):
         raise TypeError(f"save needs a Module, got {type(model).__name__}")
@@ -351,7 +356,12 @@ def load(path: Any, *, into: Module | None = None, allow_nonfinite: bool = False
     Raises:
         ModelFormatError: anything wrong with the file, or a mismatch with ``into``;
             the message starts with the path.
-        OSError: the file cannot be read.
+        SpecialFileError: ``path`` is a named pipe, device or socket (refused before
+            opening, so a pipe with no writer cannot block); ``IsADirectoryError`` for
+            a folder. Symlinks are followed.
+        OSError: the file cannot be read (``FileNotFoundError``, ``PermissionError``).
+        TypeError: ``path`` is not a ``str`` or ``os.PathLike`` (an int would be taken
+            as a file descriptor).
     """
     if into is not None and not isinstance(into, Module):
         raise TypeError(f"load(into=...) needs a Module, got {type(into).__name__}")
