@@ -731,3 +731,17 @@ def test_the_arrays_grow_when_the_size_guess_is_wrong(tmp_path, monkeypatch, rep
     assert X[-1].tolist() == [2999.0, 2999.0] and y[-1] == 2999.0
     X, y = load_csv(path, target=None)  # noqa: N806
     assert y is None and X.shape == (3200, 3)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_saving_works_where_files_cannot_be_locked(tmp_path, model, monkeypatch):
+    """Some network file systems refuse flock (ENOLCK): the save goes ahead unlocked."""
+    from chainrule.nn import _files
+
+    def no_locks(fd, how):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(_files.fcntl, "flock", no_locks)
+    model.save(tmp_path / "model.json")
+    model.save(tmp_path / "model.json")
+    _only(tmp_path, "model.json")
