@@ -14,6 +14,10 @@ Workloads (the sizes in brackets are ``--quick``'s):
               the first step's loss is compared across engines.
 ``demo``      micrograd's whole demo: 100 [10] such steps with its learning-rate schedule
               ``1.0 - 0.9 k / 100``; run once per engine.
+``load_csv``  ``chainrule.nn.load_csv`` on a CSV of 1,000,000 [100,000] rows (four
+              features with six decimals and a 0/1 label, about 41 bytes a row): rows
+              per second and peak memory, against numpy's ``loadtxt``, which checks
+              nothing and names no row or column in its errors.
 
 Engines: chainrule's scalar path, chainrule's tape (``chainrule.engine.tape``), micrograd
 0.1.0 with Python's garbage collector at its defaults and with ``gc.disable()`` during the
@@ -23,8 +27,9 @@ hand (forward and backward), and PyTorch CPU float64 when installed.
 Method: every engine runs in its own worker process (one engine's garbage must not slow
 another). Repetitions alternate between the engines (A B C ... A B C ...); each
 repetition runs enough iterations for about 0.3 s; the table shows the median over
-repetitions of the time per iteration. Peak memory (chain and mlp_step) is measured in a
-fresh process per engine (one untimed run): the growth of the peak resident set, and the
-peak of Python's traced allocations (``tracemalloc``; it does not see PyTorch's tensors).
+repetitions of the time per iteration. Peak memory (chain, mlp_step, load_csv) is
+measured in a fresh process per engine (one untimed run): the growth of the peak resident
+set, and the peak of Python's traced allocations (``tracemalloc``; it does not see
+PyTorch's tensors).
 Workers run with one BLAS/OpenMP thread.
 """

@@ -8,18 +8,21 @@ import itertools
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .workloads import ENGINES, LABELS, OPS, available, moons
+from .workloads import CSV_ENGINES, ENGINES, LABELS, OPS, available, moons, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("chain", "wide", "ops", "mlp_step", "demo")
-MEMORY_WORKLOADS = ("chain", "mlp_step")  # wide under tracemalloc takes minutes on micrograd
+WORKLOADS = ("chain", "wide", "ops", "mlp_step", "demo", "load_csv")
+MEMORY_WORKLOADS = ("chain", "mlp_step", "load_csv")  # wide under tracemalloc: minutes
+ENGINES_OF = {"load_csv": CSV_ENGINES}  # workloads only some engines run
 SEED = 1337
 
 
@@ -158,7 +161,8 @@ def mlp_spec(quick: bool, n: int = 100, sizes: tuple[int, ...] = (2, 16, 16, 1))
             "seed": SEED, "steps": 10 if quick else 100}
 
 
-def make_cases(names: list[str], quick: bool) -> list[Case]:
+def make_cases(names: list[str], quick: bool, scratch: Path | None = None) -> list[Case]:
+    """The cases of ``names``; ``scratch`` is a folder for the files load_csv reads."""
     cases = []
     for name in names:
         if name == "chain":
@@ -183,6 +187,13 @@ def make_cases(names: list[str], quick: bool) -> list[Case]:
             spec = mlp_spec(quick)
             cases.append(Case("demo", f"demo: micrograd's demo, {spec['steps']} steps, "
                                       "one run per engine", spec))
+        elif name == "load_csv":
+            rows = 100_000 if quick else 1_000_000
+            path = Path(scratch or tempfile.gettempdir()) / f"rows_{rows}.csv"
+            size = write_csv(str(path), rows)
+            cases.append(Case("load_csv", f"load_csv: {rows:,} rows x 5 columns "
+                                          f"({size / 1e6:.1f} MB), one file read",
+                              {"path": str(path), "rows": rows, "bytes": size}))
     return cases
 
 
@@ -221,6 +232,23 @@ def total(row: Row | None) -> float | None:
 
 def table(case: Case) -> str:
     lines = [f"### {case.title}", ""]
+    if case.workload == "load_csv":
+        rows, size = case.spec["rows"], case.spec["bytes"]
+        lines.append("| reader | median | rows per second | MB per second | peak RSS growth "
+                     "| peak traced | sum of the numbers |")
+        lines.append("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+        for engine, row in case.rows.items():
+            label = {"chainrule": "chainrule load_csv", "numpy": "numpy loadtxt (no checks)"
+                     }.get(engine, LABELS[engine])
+            if row.note:
+                lines.append(f"| {label} | {row.note} | | | | | |")
+                continue
+            t = total(row)
+            memory = (f"{row.rss_mib:.1f} MiB | {row.traced_mib:.1f} MiB"
+                      if row.rss_mib is not None else "- | -")
+            lines.append(f"| {label} | {fmt_time(t)} | {rows / t:,.0f} | {size / t / 1e6:.1f} "
+                         f"| {memory} | {fmt_result(row.result)} |")
+        return "\n".join(lines)
     if case.workload == "ops":
         n = case.spec["n"]
         refs = [case.rows.get(e) for e in ("micrograd", "micrograd-nogc")]
@@ -266,7 +294,7 @@ def table(case: Case) -> str:
 def agreement(case: Case) -> str | None:
     """How closely the engines' first-iteration results agree (same math check)."""
     values = [r.result for r in case.rows.values() if isinstance(r.result, (int, float))]
-    if case.workload not in ("mlp_step", "wide", "chain") or len(values) < 2:
+    if case.workload not in ("mlp_step", "wide", "chain", "load_csv") or len(values) < 2:
         return None
     ref = values[0]
     spread = max(abs(v - ref) for v in values) / max(abs(ref), 1e-300)
@@ -397,19 +425,22 @@ def main(argv: list[str] | None = None) -> int:
     print(header(), flush=True)
     missing = {e: available(e) for e in engines}
     runnable = [e for e in engines if missing[e] is None]
-    cases = make_cases(names, args.quick)
+    scratch = Path(tempfile.mkdtemp(prefix="chainrule-bench-"))
     workers = {e: Worker(e) for e in runnable}
     try:
+        cases = make_cases(names, args.quick, scratch)
         for case in cases:
+            mine = ENGINES_OF.get(case.workload, ENGINES)
             for engine in engines:
-                if missing[engine]:
+                if missing[engine] and engine in mine:
                     case.rows[engine] = Row(engine, note=missing[engine])
             log(f"{case.title} ...")
             demo = case.workload == "demo"
-            measure(case, workers, 1 if demo else reps, target, calibrate=not demo, log=log)
+            measure(case, {e: w for e, w in workers.items() if e in mine},
+                    1 if demo else reps, target, calibrate=not demo, log=log)
             if case.workload in MEMORY_WORKLOADS and not args.no_memory:
                 log(f"  {case.title}: memory, one fresh process per engine")
-                measure_memory(case, runnable)
+                measure_memory(case, [e for e in runnable if e in mine])
             print()
             print(table(case))
             note = agreement(case)
@@ -419,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for worker in workers.values():
             worker.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     print("\n### Targets (issue 5)\n")
     print("\n".join(targets(cases)) or "- (no target workloads run)")
     if args.json:

@@ -480,6 +480,51 @@ def _chainrule_trainer(engine: str, X: np.ndarray, y: np.ndarray,  # noqa: N803
     return step
 
 
+# -- load_csv: reading a large numeric CSV file -------------------------------------------------
+
+CSV_ENGINES = ("chainrule", "numpy")
+
+
+def write_csv(path: str, rows: int, seed: int = 0) -> int:
+    """A CSV like the hostile-input report's: a header, four features with six decimals
+    and a 0/1 label (about 41 bytes a row). Returns its size in bytes."""
+    import os
+
+    rng = np.random.default_rng(seed)
+    with open(path, "w") as f:
+        f.write("x1,x2,x3,x4,y\n")
+        for start in range(0, rows, 100_000):  # in pieces: the writer's memory stays small
+            n = min(100_000, rows - start)
+            data = np.column_stack([rng.uniform(-1, 1, (n, 4)), rng.integers(0, 2, n)])
+            np.savetxt(f, data, fmt=["%.6f"] * 4 + ["%d"], delimiter=",")
+    return os.path.getsize(path)
+
+
+def make_load_csv(engine: str, spec: dict) -> Runner:
+    """``load_csv(path)`` against numpy's ``loadtxt`` (no checks, no row and column in its
+    errors) on the same file; the result is the sum of every number read."""
+    path = spec["path"]
+    if engine == "chainrule":
+        from chainrule.nn import load_csv
+
+        def read() -> float:
+            X, y = load_csv(path)  # noqa: N806
+            return float(X.sum() + y.sum())
+    elif engine == "numpy":
+
+        def read() -> float:
+            return float(np.loadtxt(path, delimiter=",", skiprows=1).sum())
+    else:
+        raise NotImplementedError(f"{engine} has no CSV reader")
+
+    def run() -> tuple[dict[str, float], float]:
+        t = clock()
+        total = read()
+        return {"total": clock() - t}, total
+
+    return run
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -509,6 +554,7 @@ MAKERS: dict[str, Callable[[str, dict], Runner]] = {
     "ops": _any_gc(make_ops),
     "mlp_step": _any_gc(make_mlp_step),
     "demo": _any_gc(make_demo),
+    "load_csv": make_load_csv,
 }
 
 

@@ -76,7 +76,7 @@ from .optim import (
     StepLR,
     clip_grad_norm,
 )
-from .persistence import ModelFormatError, load, save
+from .persistence import ModelFormatError, SpecialFileError, load, save
 from .training import History, evaluate, fit, predict
 
 __all__ = [
@@ -106,6 +106,7 @@ __all__ = [
     "RMSprop",
     "Residual",
     "Sequential",
+    "SpecialFileError",
     "Split",
     "Standardizer",
     "StepLR",

@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import numbers
 import os
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _files
+
 __all__ = [
+    "MAX_CSV_BYTES",
     "Batches",
     "Fold",
     "Imputer",
@@ -738,13 +743,26 @@ def jitter(X: Any, y: Any, copies: int = 5, sigma: Any = 0.05, *,  # noqa: N803
 
 # -- CSV ------------------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+MAX_CSV_BYTES = 256 * 2**20
+"""Files larger than this (256 MiB) are refused by :func:`load_csv` before being read
+(pass ``max_bytes`` to change it)."""
+_MAX_LINE = 8 * 2**20  # a longer line is refused (csv's own limit is 128 KiB a field)
+_CHUNK = 2**20  # bytes read at a time
+_BLOCK = 8192  # rows converted at a time on the careful path
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+# Characters numpy's reader would skip as white space (or stop at) where the careful
+# path reports an error: a chunk holding one takes the careful path. (One `in` per
+# character scans a chunk ten times faster than a regular expression.)
+_NOT_FAST = ("\x00", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
+_FAST = True  # tests switch the numpy path off to compare both paths
 
 
 def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
              columns: list[str] | None = None, delimiter: str = ",",
-             allow_nonfinite: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+             allow_nonfinite: bool = False,
+             max_bytes: int = MAX_CSV_BYTES) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a numeric CSV file into ``(X, y)`` float64 arrays, refusing bad data loudly.
 
     ``target`` names the label column (a header name or an index; -1, the default, is
@@ -755,6 +773,20 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
     that is not a number, a wrong header. ``nan``, ``inf`` and numbers that overflow
     (``1e999``) are refused unless ``allow_nonfinite=True``. Blank lines are skipped.
 
+    Numbers are written with ASCII digits: ``'١٢'`` (Arabic-Indic) or ``'１'``
+    (fullwidth), which Python's ``float`` would read as 12 and 1, are refused naming the
+    character (a data file holding them is more likely corrupt than meant). Fields may
+    have spaces and tabs around them; the file is UTF-8 (a BOM is allowed).
+
+    The file must be a regular file (symlinks are followed): a named pipe, device or
+    socket raises :class:`~chainrule.nn.SpecialFileError` and a directory
+    ``IsADirectoryError``, without blocking. Files larger than ``max_bytes`` (default
+    :data:`MAX_CSV_BYTES`, 256 MiB) are refused before being read. The file is read in
+    chunks of 1 MiB into the arrays returned, so memory stays close to the size of the
+    result (plus one chunk): numpy parses each chunk
+    that holds plain numbers, and a chunk with anything else (quotes, blank lines, a bad
+    token) is read field by field, which finds the row and column of any problem.
+
     Example:
         >>> import pathlib, tempfile
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.csv"
@@ -763,91 +795,295 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
         >>> X.tolist(), y.tolist()
         ([[0.5, 1.0], [2.0, -0.001]], [0.0, 1.0])
     """
-    where = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise OSError(f"{where}: cannot read ({e.strerror or e})") from e
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{where}: not UTF-8 text (byte {raw[e.start]:#04x} at offset "
-                         f"{e.start})") from None
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise ValueError(f"delimiter must be one character, got {delimiter!r}")
-    try:
-        rows = [(line, row) for row, line in _csv_rows(text, delimiter)]
-    except csv.Error as e:
-        raise ValueError(f"{where}: malformed CSV ({e})") from None
-    if not rows:
-        raise ValueError(f"{where}: the file is empty")
-
-    if header:
-        line, names = rows[0]
-        names = [name.strip() for name in names]
-        rows = rows[1:]
-        for j, name in enumerate(names):
-            if not name:
-                raise ValueError(f"{where}: row {line}, column {j + 1}: empty column name")
-        dup = sorted({name for name in names if names.count(name) > 1})
-        if dup:
-            raise ValueError(f"{where}: row {line}: duplicate column names {dup}")
-        if columns is not None and names != list(columns):
-            raise ValueError(f"{where}: row {line}: expected columns {list(columns)}, "
-                             f"found {names}")
-    elif columns is not None:
-        names = [str(c) for c in columns]
-    else:
-        if not rows:
-            raise ValueError(f"{where}: the file is empty")
-        names = [str(j + 1) for j in range(len(rows[0][1]))]
-    label = (lambda j: repr(names[j])) if header or columns is not None else (lambda j: str(j + 1))
-    if not rows:
-        raise ValueError(f"{where}: no data rows after the header")
-
-    width = len(names)
-    data = np.empty((len(rows), width), dtype=np.float64)
-    for i, (line, fields) in enumerate(rows):
-        if len(fields) < width:
-            raise ValueError(f"{where}: row {line}, column {label(len(fields))}: missing "
-                             f"(the row has {len(fields)} fields, expected {width})")
-        if len(fields) > width:
-            raise ValueError(f"{where}: row {line}, column {width + 1}: unexpected extra "
-                             f"field {fields[width].strip()!r} (expected {width} fields)")
-        for j, token in enumerate(fields):
-            data[i, j] = _parse(token, allow_nonfinite, lambda j=j, line=line:
-                                f"{where}: row {line}, column {label(j)}")
-
-    if target is None:
-        return data, None
-    if isinstance(target, str):
-        if target not in names:
-            raise ValueError(f"{where}: target column {target!r} not found; columns are "
-                             f"{names}")
-        t = names.index(target)
-    elif isinstance(target, numbers.Integral) and not isinstance(target, bool):
-        if not -width <= target < width:
-            raise ValueError(f"{where}: target index {target} is out of range for "
-                             f"{width} columns")
-        t = int(target) % width
-    else:
+    p = _files.check_path(path)
+    where = _files.where(p)
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
+        raise ValueError(f"delimiter must be one character other than a quote or a line "
+                         f"break, got {delimiter!r}")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) \
+            or max_bytes <= 0:
+        raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
+    if target is not None and not isinstance(target, str) and (
+            isinstance(target, bool) or not isinstance(target, numbers.Integral)):
         raise TypeError(f"target must be a column name, an index or None, got "
                         f"{type(target).__name__}")
-    keep = [j for j in range(width) if j != t]
-    return np.ascontiguousarray(data[:, keep]), data[:, t].copy()
+    with _files.open_regular(p) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise ValueError(f"{where}: the file is {size} bytes, more than the limit of "
+                             f"{int(max_bytes)} (pass max_bytes=... to read it)")
+        reader = _CsvReader(where, header=header, columns=columns, delimiter=delimiter,
+                            allow_nonfinite=allow_nonfinite, target=target, size=size)
+        reader.read(_text_chunks(f, where, int(max_bytes)))
+    return reader.result()
 
 
-def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[list[str], int]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    for row in reader:
-        if not row or (all(not field.strip() for field in row) and len(row) == 1):
-            continue  # blank line
-        yield row, reader.line_num
+def _text_chunks(f: Any, where: str, max_bytes: int) -> Iterator[str]:
+    """The file as UTF-8 text in pieces of whole lines (each ends with a newline, except
+    the file's last), reading at most ``max_bytes``."""
+    total = 0
+    while True:
+        raw = f.read(_CHUNK)
+        if not raw:
+            return
+        if not raw.endswith(b"\n"):
+            tail = f.readline(_MAX_LINE)
+            if len(tail) >= _MAX_LINE and not tail.endswith(b"\n"):
+                raise ValueError(f"{where}: a line at byte offset {total + len(raw)} is "
+                                 f"longer than {_MAX_LINE} bytes (lines must end with \\n "
+                                 "or \\r\\n)")
+            raw += tail
+        start, total = total, total + len(raw)
+        if total > max_bytes:
+            raise ValueError(f"{where}: the file is more than the limit of {max_bytes} "
+                             "bytes (pass max_bytes=... to read it)")
+        skip = 3 if start == 0 and raw.startswith(b"\xef\xbb\xbf") else 0
+        try:
+            yield raw[skip:].decode("utf-8")
+        except UnicodeDecodeError as e:
+            hint = ("; it looks like UTF-16: save it as UTF-8"
+                    if start == 0 and raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "")
+            raise ValueError(f"{where}: not UTF-8 text (byte {raw[skip + e.start]:#04x} at "
+                             f"offset {start + skip + e.start}){hint}") from None
+
+
+def _lines(text: str) -> int:
+    """Lines in ``text`` as the csv module counts them (ends: \\n, \\r\\n or \\r)."""
+    if not text:
+        return 0
+    ends = text.count("\n")
+    if "\r" in text:
+        ends += text.count("\r") - text.count("\r\n")
+    return ends + (not text.endswith(("\n", "\r")))
+
+
+class _CsvReader:
+    """The state of one :func:`load_csv`: header, target, lines read, the rows so far.
+
+    Rows go straight into the arrays returned (``X``, and ``y`` for a target), grown as
+    needed: their size is guessed from the file's size and the bytes a row takes, so
+    memory stays close to the result's own size.
+    """
+
+    def __init__(self, where: str, *, header: bool, columns: list[str] | None,
+                 delimiter: str, allow_nonfinite: bool, target: int | str | None,
+                 size: int) -> None:
+        self.where = where
+        self.header = header
+        self.columns = columns
+        self.delimiter = delimiter
+        self.allow_nonfinite = allow_nonfinite
+        self.target = target
+        self.size = size  # bytes, for the first guess of the row count (0 if unknown)
+        self.names: list[str] | None = None
+        self.width: int | None = None
+        self.t: int | None = None  # the target's column
+        self.keep: list[int] = []  # the other columns
+        self.line = 0  # physical lines consumed so far
+        self.chars = 0  # characters handed to the arrays so far (to guess the row count)
+        self.n = 0  # rows in the arrays
+        self.X = np.empty((0, 0))
+        self.y: np.ndarray | None = None
+        self.fast = _FAST and delimiter not in "0123456789.+-eE \x0b\x0c\x1c\x1d\x1e\x1f\x00"
+
+    # -- reading ---------------------------------------------------------------------------
+    def read(self, chunks: Iterator[str]) -> None:
+        for text in chunks:
+            if not self.fast or '"' in text:
+                # A quoted field may hold line breaks and span two chunks: one csv
+                # reader reads the rest of the file.
+                rest = (line for more in chunks for line in io.StringIO(more, newline=""))
+                self._careful(itertools.chain(io.StringIO(text, newline=""), rest))
+                return
+            if self.width is None:
+                text = self._start(text)
+                if self.width is None:
+                    continue
+            block = self._numpy(text) if self.fast else None
+            if block is None:
+                self._careful(io.StringIO(text, newline=""))
+            else:
+                self.chars += len(text)
+                self._append(block)
+                self.line += _lines(text)
+
+    def _reader(self, lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
+        """(line number, fields) of each non-blank record; advances ``self.line``."""
+        base = self.line
+
+        def counted(lines: Iterator[str]) -> Iterator[str]:
+            for line in lines:
+                self.chars += len(line)
+                yield line
+
+        reader = csv.reader(counted(lines), delimiter=self.delimiter, strict=True)
+        try:
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # blank line
+                self.line = base + reader.line_num
+                yield base + reader.line_num, row
+            self.line = base + reader.line_num
+        except csv.Error as e:
+            raise ValueError(f"{self.where}: malformed CSV (row {base + reader.line_num}: "
+                             f"{e})") from None
+
+    def _first(self, line: int, row: list[str]) -> bool:
+        """Take the first record as the header (True) or learn the width from it."""
+        if self.header:
+            names = [name.strip() for name in row]
+            for j, name in enumerate(names):
+                if not name:
+                    raise ValueError(f"{self.where}: row {line}, column {j + 1}: empty "
+                                     "column name")
+            dup = sorted({name for name in names if names.count(name) > 1})
+            if dup:
+                raise ValueError(f"{self.where}: row {line}: duplicate column names {dup}")
+            if self.columns is not None and names != list(self.columns):
+                raise ValueError(f"{self.where}: row {line}: expected columns "
+                                 f"{list(self.columns)}, found {names}")
+            self.names = names
+        elif self.columns is not None:
+            self.names = [str(c) for c in self.columns]
+        else:
+            self.names = [str(j + 1) for j in range(len(row))]
+        self.width = len(self.names)
+        self._find_target()
+        return self.header
+
+    def _start(self, text: str) -> str:
+        """Find the first record in ``text``; return the text still to be read as data."""
+        lines = iter(io.StringIO(text, newline=""))
+        start, chars = self.line, self.chars
+        for line, row in self._reader(lines):
+            if self._first(line, row):
+                self.chars = chars
+                return "".join(lines)  # the rest, after the header
+            self.line, self.chars = start, chars  # a data row: read it again
+            return text
+        return ""
+
+    def _careful(self, lines: Iterator[str]) -> None:
+        """Field by field with exact errors: for chunks numpy's path does not take."""
+        pending: list[tuple[int, list[str]]] = []
+        for line, row in self._reader(lines):
+            if self.width is None and self._first(line, row):
+                continue
+            pending.append((line, row))
+            if len(pending) == _BLOCK:
+                self._convert(pending)
+                pending = []
+        if pending:
+            self._convert(pending)
+
+    def _label(self, j: int) -> str:
+        return repr(self.names[j]) if self.header or self.columns is not None else str(j + 1)
+
+    def _convert(self, rows: list[tuple[int, list[str]]]) -> None:
+        where, width = self.where, self.width
+        block = np.empty((len(rows), width), dtype=np.float64)
+        for i, (line, fields) in enumerate(rows):
+            if len(fields) < width:
+                raise ValueError(f"{where}: row {line}, column {self._label(len(fields))}: "
+                                 f"missing (the row has {len(fields)} fields, expected "
+                                 f"{width})")
+            if len(fields) > width:
+                extra = fields[width].strip(" \t")
+                raise ValueError(f"{where}: row {line}, column {width + 1}: unexpected extra "
+                                 f"field {extra!r} (expected {width} fields)")
+            for j, token in enumerate(fields):
+                block[i, j] = _parse(token, self.allow_nonfinite, lambda j=j, line=line:
+                                     f"{where}: row {line}, column {self._label(j)}")
+        self._append(block)
+
+    def _numpy(self, text: str) -> np.ndarray | None:
+        """The rows of a chunk of plain numbers, parsed by numpy; None sends the chunk to
+        the careful path (which then finds any error, or the blank lines, exactly)."""
+        if not text:
+            return np.empty((0, self.width))
+        if not text.isascii() or any(c in text for c in _NOT_FAST):
+            return None
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+            if "\r" in text:
+                return None  # a line ending in a lone \r
+        rows = _lines(text)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # numpy parses each field with Python's own string-to-double, so the
+                # numbers are those float() gives, bit for bit.
+                block = np.loadtxt(io.StringIO(text),
+                                   delimiter=self.delimiter, comments=None,
+                                   dtype=np.float64, ndmin=2)
+        except ValueError:
+            return None
+        if block.shape != (rows, self.width):
+            return None  # blank lines, or rows of another width
+        if not self.allow_nonfinite and not np.isfinite(block).all():
+            return None
+        return block
+
+    # -- the arrays ----------------------------------------------------------------------------
+    def _find_target(self) -> None:
+        where, names, width, target = self.where, self.names, self.width, self.target
+        if target is None:
+            t = None
+        elif isinstance(target, str):
+            if target not in names:
+                raise ValueError(f"{where}: target column {target!r} not found; columns are "
+                                 f"{names}")
+            t = names.index(target)
+        else:
+            if not -width <= target < width:
+                raise ValueError(f"{where}: target index {target} is out of range for "
+                                 f"{width} columns")
+            t = int(target) % width
+        self.t, self.keep = t, [j for j in range(width) if j != t]
+
+    def _append(self, block: np.ndarray) -> None:
+        k = len(block)
+        if not k:
+            return
+        if self.n + k > len(self.X):
+            # First the rows so far per character read times the file's size (a row takes
+            # two bytes at least); then steps of 1.5x.
+            if self.n == 0 and self.size and self.chars:
+                guess = min(int(k * self.size / self.chars * 1.02), self.size // 2) + 64
+            else:
+                guess = int(1.5 * len(self.X))
+            cap = max(self.n + k, guess)
+            X = np.empty((cap, len(self.keep)), dtype=np.float64)  # noqa: N806
+            y = None if self.t is None else np.empty(cap, dtype=np.float64)
+            if self.n:
+                X[:self.n] = self.X[:self.n]
+                if y is not None:
+                    y[:self.n] = self.y[:self.n]
+            self.X, self.y = X, y
+        n = self.n
+        self.X[n:n + k] = block if self.t is None else block[:, self.keep]
+        if self.t is not None:
+            self.y[n:n + k] = block[:, self.t]
+        self.n = n + k
+
+    def result(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(X, y)``, or an error if there were no rows."""
+        if self.width is None:
+            raise ValueError(f"{self.where}: the file is empty")
+        if self.n == 0:
+            raise ValueError(f"{self.where}: no data rows after the header" if self.header
+                             else f"{self.where}: the file is empty")
+        X, y = self.X, self.y  # noqa: N806
+        self.X, self.y = np.empty((0, 0)), None
+        if len(X) > self.n:  # give back what the guess took too much, in place
+            X.resize((self.n, X.shape[1]), refcheck=False)
+            if y is not None:
+                y.resize(self.n, refcheck=False)
+        return X, y
 
 
 def _parse(token: str, allow_nonfinite: bool, where: Any) -> float:
-    s = token.strip()
+    s = token.strip(" \t")
     if not s:
         raise ValueError(f"{where()}: missing value (empty field)")
     if _NUMBER.fullmatch(s):
@@ -861,4 +1097,10 @@ def _parse(token: str, allow_nonfinite: bool, where: Any) -> float:
             raise ValueError(f"{where()}: {s!r} is not a finite number; pass "
                              "allow_nonfinite=True to accept it")
         return float(s)
+    odd = next((c for c in s if not c.isascii()), None)
+    if odd is not None:
+        digit = unicodedata.digit(odd, None) is not None
+        raise ValueError(f"{where()}: {s!r} is not a number: it contains {odd!r} (U+{ord(odd):04X} "
+                         f"{unicodedata.name(odd, 'unnamed character')})"
+                         + ("; only the ASCII digits 0-9 are read as digits" if digit else ""))
     raise ValueError(f"{where()}: {s!r} is not a number")

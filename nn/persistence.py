@@ -8,16 +8,18 @@ A model file is one JSON object::
      "parameters": {"layers.0.neurons.0.w.0": 0.4217..., ...}}
 
 Floats are written with ``repr``, so a save/load round trip is bit-exact. Saving writes
-a temporary file in the same directory, flushes and fsyncs it, then ``os.replace``-s it
-over the target: a crash at any point leaves either the old file or the new one, and
-no temporary file behind.
+a temporary file in the same directory (``.<name>.<16 hex>.chainrule-tmp``), flushes
+and fsyncs it, then ``os.replace``-s it over the target: a crash at any point leaves
+either the old file or the new one. An exception removes the temporary file; one left
+by a killed process is removed by the next save of the same target.
 
-Loading never unpickles, evals or imports anything. It reads at most ``max_bytes``,
-then checks, *before* changing any model: UTF-8, JSON syntax, no duplicate keys, no
-``NaN``/``Infinity``/overflowing numbers (unless ``allow_nonfinite=True``), the format
-tag and version, every key and type of the architecture (``bool`` is not a number),
-the parameter count implied by the architecture, and the exact parameter names. Every
-problem raises :class:`ModelFormatError` (a ``ValueError``) as ``"<path>: <problem>"``.
+Loading never unpickles, evals or imports anything. It reads only regular files (no
+pipes or devices) and at most ``max_bytes``, then checks, *before* changing any model:
+UTF-8, JSON syntax, no duplicate keys, no ``NaN``/``Infinity``/overflowing numbers
+(unless ``allow_nonfinite=True``), the format tag and version, every key and type of
+the architecture (``bool`` is not a number), the parameter count implied by the
+architecture, and the exact parameter names. Every problem raises
+:class:`ModelFormatError` (a ``ValueError``) as ``"<path>: <problem>"``.
 
 Example:
     >>> import pathlib, tempfile
@@ -32,15 +34,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import stat
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from . import _files
+from ._files import SpecialFileError
 from .module import (
     MLP,
     Activation,
@@ -54,7 +55,8 @@ from .module import (
     state_mismatch,
 )
 
-__all__ = ["FORMAT", "MAX_BYTES", "VERSION", "ModelFormatError", "load", "save"]
+__all__ = ["FORMAT", "MAX_BYTES", "VERSION", "ModelFormatError", "SpecialFileError", "load",
+           "save"]
 
 FORMAT = "chainrule.model"
 VERSION = 1
@@ -86,10 +88,14 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
     """Write ``model`` to ``path`` as JSON, atomically (see the module docstring).
 
     Refuses (``ValueError``) to save nan or inf parameters unless ``allow_nonfinite``;
-    such a file then needs ``allow_nonfinite=True`` to be loaded too.
+    such a file then needs ``allow_nonfinite=True`` to be loaded too. A symlink is
+    followed (the file it points to is replaced, the link stays); a folder, pipe,
+    device or socket is never replaced (``IsADirectoryError``, :class:`SpecialFileError`),
+    nor a read-only file (``PermissionError``, even for root).
     """
     if not isinstance(model, Module):
         raise TypeError(f"save needs a Module, got {type(model).__name__}")
+    _files.check_path(path)
     named = model.named_parameters()
     if not allow_nonfinite:
         for name, p in named:
@@ -112,46 +118,23 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
 def atomic_write(path: Any, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that readers see the old file or the new one.
 
-    Temporary file in the same directory (``os.replace`` is atomic only within one file
+    A temporary file in the same directory (``os.replace`` is atomic only within one file
     system), flushed and fsynced before the rename; removed again on any error. A new
-    file gets mode 0644, a replaced one keeps its mode.
+    file gets the usual mode (0666 less the umask), a replaced one keeps its mode. See
+    :mod:`chainrule.nn._files` for symlinks, special and read-only targets, and the
+    temporary files a killed save leaves behind.
     """
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    # Make the rename itself durable (a no-op where directories cannot be opened).
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    _files.atomic_write(path, data)
 
 
 # -- reading and parsing --------------------------------------------------------------------------
 
 def _read(path: Any, max_bytes: int) -> bytes:
-    size = os.stat(path).st_size
-    if size > max_bytes:
-        raise _Error(f"the file is {size} bytes, more than the limit of {max_bytes} "
-                   "(pass max_bytes=... to allow it)")
-    with open(path, "rb") as f:
+    with _files.open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise _Error(f"the file is {size} bytes, more than the limit of {max_bytes} "
+                         "(pass max_bytes=... to allow it)")
         raw = f.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise _Error(f"the file is more than the limit of {max_bytes} bytes")
@@ -386,7 +369,12 @@ def load(path: Any, *, into: Module | None = None, allow_nonfinite: bool = False
     Raises:
         ModelFormatError: anything wrong with the file, or a mismatch with ``into``;
             the message starts with the path.
-        OSError: the file cannot be read.
+        SpecialFileError: ``path`` is a named pipe, device or socket (refused before
+            opening, so a pipe with no writer cannot block); ``IsADirectoryError`` for
+            a folder. Symlinks are followed.
+        OSError: the file cannot be read (``FileNotFoundError``, ``PermissionError``).
+        TypeError: ``path`` is not a ``str`` or ``os.PathLike`` (an int would be taken
+            as a file descriptor).
     """
     if into is not None and not isinstance(into, Module):
         raise TypeError(f"load(into=...) needs a Module, got {type(into).__name__}")

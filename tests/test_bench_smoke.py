@@ -119,3 +119,36 @@ def test_command_line_rejects_unknown_engines_and_workloads():
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
         assert "error:" in done.stderr
+
+
+def test_load_csv_workload_reads_the_same_numbers_as_numpy(tmp_path):
+    from bench.workloads import CSV_ENGINES, write_csv
+
+    path = tmp_path / "rows.csv"
+    size = write_csv(str(path), 250)
+    assert 38 * 250 < size < 44 * 250  # about 40 bytes a row, like the report's file
+    spec = {"path": str(path), "rows": 250, "bytes": size}
+    sums = [MAKERS["load_csv"](engine, spec)()[1] for engine in CSV_ENGINES]
+    assert sums[0] == sums[1] and sums[0] > 0
+    with pytest.raises(NotImplementedError, match="no CSV reader"):
+        MAKERS["load_csv"]("micrograd", spec)
+    case = Case("load_csv", "load_csv: test", spec)
+    case.rows = {"chainrule": Row("chainrule", {"total": 0.5}, result=sums[0], rss_mib=2.0,
+                                  traced_mib=1.5),
+                 "numpy": Row("numpy", {"total": 0.25}, result=sums[1])}
+    text = table(case)
+    assert (f"| chainrule load_csv | 500 ms | 500 | {size / 0.5 / 1e6:.1f} | 2.0 MiB | 1.5 MiB "
+            in text)
+    assert "| numpy loadtxt (no checks) | 250 ms | 1,000 |" in text
+
+
+def test_command_line_runs_the_load_csv_workload():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "load_csv", "--quick", "--reps", "1", "--no-memory",
+         "--engines", "chainrule,numpy"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "### load_csv: 100,000 rows x 5 columns" in done.stdout
+    assert "| chainrule load_csv |" in done.stdout
+    assert "Results agree across engines" in done.stdout

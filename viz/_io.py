@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import secrets
 from pathlib import Path
+
+from chainrule.nn import _files
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -14,7 +14,9 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
 
     A failure part-way (disk full, an exception while writing) leaves any old file at
     ``path`` untouched and no temporary file behind. The new file gets the usual
-    permissions (``0o666`` less the umask), not the private ones of ``tempfile``.
+    permissions (``0o666`` less the umask). The same writer as model files
+    (``chainrule.nn._files``): a symlink is followed, and a directory, pipe, device or
+    read-only file is never replaced.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -22,16 +24,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot write {str(target)!r}: folder {str(directory)!r} "
                                 "does not exist")
-    tmp = directory / f".{target.name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    _files.atomic_write(target, payload, fsync=False)  # pictures: atomic, not durable
     return target
 
 

@@ -10,12 +10,14 @@ that imports (so runs) user code, which it says in its help.
 
 Errors print one line on stderr, never a traceback, and exit with 2 for a bad argument
 or expression and 1 when the work itself fails (no Graphviz, an unwritable folder).
-Output files are written atomically: a failure leaves no partial file.
+Output files are written atomically: a failure leaves no partial file, and a failed
+``demo`` or ``train`` removes the output folder it created.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -68,17 +70,62 @@ def _output_file(path: str) -> tuple[Path, str]:
     return out, fmt
 
 
-def _output_folder(path: str) -> Path:
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise CommandError(f"-o {path!r} exists and is not a folder", BAD_INPUT)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CommandError(f"cannot create folder {path!r}: {exc.strerror or exc}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CommandError(f"cannot write into folder {path!r}: permission denied")
-    return folder
+class _OutputFolder:
+    """The ``-o`` folder of ``demo`` and ``train``: checked before any work, created when
+    the run starts, and if the run fails (an error, Ctrl-C) the folders it created are
+    removed again with the files it wrote there: a failed run leaves nothing behind. A
+    folder that was already there stays as it is (each file in it is replaced whole or
+    not at all).
+    """
+
+    def __init__(self, path: str) -> None:
+        folder = Path(path)
+        if folder.exists() and not folder.is_dir():
+            raise CommandError(f"-o {path!r} exists and is not a folder", BAD_INPUT)
+        missing: list[Path] = []  # the folders to create, deepest first
+        existing = folder
+        while not existing.exists():
+            if existing.is_symlink():
+                raise CommandError(f"-o {path!r}: {str(existing)!r} is a dangling symlink",
+                                   BAD_INPUT)
+            missing.append(existing)
+            if existing.parent == existing:
+                break
+            existing = existing.parent
+        if not existing.is_dir():
+            raise CommandError(f"-o {path!r}: {str(existing)!r} is not a folder", BAD_INPUT)
+        self.path, self.folder, self.missing = path, folder, missing
+        self.written: list[Path] = []
+
+    def __enter__(self) -> _OutputFolder:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._remove()
+            raise CommandError(f"cannot create folder {self.path!r}: "
+                               f"{exc.strerror or exc}") from None
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            self._remove()
+            raise CommandError(f"cannot write into folder {self.path!r}: permission denied")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self._remove()
+
+    def _remove(self) -> None:
+        if not self.missing:
+            return  # the folder was there before: what was replaced is not coming back
+        for path in self.written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        for folder in self.missing:  # deepest first; stops at one holding other files
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                break
 
 
 def _render_failure(exc: Exception) -> CommandError:
@@ -181,8 +228,9 @@ def _graph(args: argparse.Namespace) -> int:
 # -- chainrule demo and train ------------------------------------------------------------------
 
 
-def _gate_files(folder: Path) -> list[Path]:
-    """The (x + y) z gate of the lecture notes: picture and step-through."""
+def _gate_files(folder: Path, written: list[Path]) -> list[Path]:
+    """The (x + y) z gate of the lecture notes: picture and step-through, added to
+    ``written`` as they are written."""
     from chainrule.engine import Value
 
     from .graph import GraphvizNotFoundError, draw_graph, save_graph
@@ -196,7 +244,6 @@ def _gate_files(folder: Path) -> list[Path]:
     f.backward()
     _say(f"gate (x + y) z at x=-2, y=5, z=-4: f = {f.data:g}, df/dx = {x.grad:g}, "
          f"df/dy = {y.grad:g}, df/dz = {z.grad:g}")
-    written = []
     try:
         dot = draw_graph(f, edge_labels=True)
         written.append(save_graph(dot, folder / "gate.svg"))
@@ -216,8 +263,9 @@ _OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 def _train_and_plot(folder: Path, *, dataset: str, samples: int, noise: float | None,
                     hidden: list[int], activation: str, optimizer: str, lr: float | None,
                     epochs: int, batch_size: int | None, seed: int, progress: bool,
-                    standardize: bool = False) -> list[Path]:
-    """Train an MLP, print its accuracy, and write plots and the model into ``folder``.
+                    written: list[Path], standardize: bool = False) -> list[Path]:
+    """Train an MLP, print its accuracy, and write plots and the model into ``folder``
+    (each file is added to ``written`` once it exists).
 
     With ``standardize`` the model sees inputs rescaled to mean 0 and std 1 (the
     statistics go to ``standardizer.json``); plots stay in the data's own coordinates.
@@ -257,7 +305,6 @@ def _train_and_plot(folder: Path, *, dataset: str, samples: int, noise: float | 
     final_loss, acc = nn.evaluate(model, X, y)
     _say(f"trained in {elapsed:.1f} s: loss {final_loss:.4g}"
          + (f", training accuracy {acc:.1%}" if acc is not None else ""))
-    written = []
     written.append(_save_figure(plot_history(history, title=title), folder / "loss.png"))
     predict = None
     if scaler is not None:
@@ -269,8 +316,8 @@ def _train_and_plot(folder: Path, *, dataset: str, samples: int, noise: float | 
                                               if acc is not None else "")),
         folder / "decision_boundary.png"))
     model_path = folder / "model.json"
+    written.append(model_path)  # listed first: a save that fails part-way leaves nothing
     model.save(model_path)
-    written.append(model_path)
     if scaler is not None:
         stats = {"format": "chainrule-standardizer", "mean": scaler.mean.tolist(),
                  "std": scaler.std.tolist()}
@@ -297,28 +344,30 @@ def opt_kwargs_lr(opt: Any) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    folder = _output_folder(args.output)
     start = time.perf_counter()
-    written = _gate_files(folder)
-    written += _train_and_plot(
-        folder, dataset="moons", samples=args.samples, noise=0.1, hidden=[16, 16],
-        activation="tanh", optimizer="adam", lr=0.05, epochs=args.epochs, batch_size=None,
-        seed=args.seed, progress=not args.no_progress)
+    with _OutputFolder(args.output) as out:
+        _gate_files(out.folder, out.written)
+        _train_and_plot(
+            out.folder, dataset="moons", samples=args.samples, noise=0.1, hidden=[16, 16],
+            activation="tanh", optimizer="adam", lr=0.05, epochs=args.epochs,
+            batch_size=None, seed=args.seed, progress=not args.no_progress,
+            written=out.written)
     _say(f"done in {time.perf_counter() - start:.1f} s; wrote:")
-    for path in written:
+    for path in out.written:
         _say(f"  {path}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    folder = _output_folder(args.output)
-    written = _train_and_plot(
-        folder, dataset=args.dataset, samples=args.samples, noise=args.noise,
-        hidden=args.hidden, activation=args.activation, optimizer=args.optimizer, lr=args.lr,
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-        progress=not args.no_progress, standardize=not args.no_standardize)
+    with _OutputFolder(args.output) as out:
+        _train_and_plot(
+            out.folder, dataset=args.dataset, samples=args.samples, noise=args.noise,
+            hidden=args.hidden, activation=args.activation, optimizer=args.optimizer,
+            lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+            progress=not args.no_progress, standardize=not args.no_standardize,
+            written=out.written)
     _say("wrote:")
-    for path in written:
+    for path in out.written:
         _say(f"  {path}")
     return 0
 
@@ -406,11 +455,19 @@ def _widths(text: str) -> list[int]:
     return widths
 
 
+MAX_SEED = 2**32 - 1
+
+
 def _seed(text: str) -> int:
+    """A seed for numpy and Python's random: an integer from 0 to 2**32 - 1."""
+    problem = f"expected an integer from 0 to {MAX_SEED}, got {text!r}"
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+        raise argparse.ArgumentTypeError(problem) from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(problem)
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -438,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=_positive_int, default=40, help="default: 40")
     demo.add_argument("--samples", type=_positive_int, default=200,
                       help="number of moons points (default: 200)")
-    demo.add_argument("--seed", type=_seed, default=0, help="default: 0")
+    demo.add_argument("--seed", type=_seed, default=0, help="0 to 2**32-1 (default: 0)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(run=_demo)
 
@@ -492,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, default=50, help="default: 50")
     train.add_argument("--batch-size", type=_positive_int, default=None,
                        help="samples per step (default: fit's own, 32)")
-    train.add_argument("--seed", type=_seed, default=0, help="default: 0")
+    train.add_argument("--seed", type=_seed, default=0, help="0 to 2**32-1 (default: 0)")
     train.add_argument("-o", "--output", default="chainrule-train", metavar="DIR",
                        help="output folder (default: ./chainrule-train)")
     train.add_argument("--no-standardize", action="store_true",

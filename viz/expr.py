@@ -6,9 +6,12 @@ functions in :data:`FUNCTIONS`. Each allowed node is turned into engine ops, so 
 result is a ``Value`` graph with every gradient available. Nothing is ever passed to
 ``eval`` or ``compile``; attributes, subscripts, other calls, lambdas, comprehensions,
 strings and every other construct are refused with an :class:`ExpressionError` that
-says what was found. Size limits keep the work small: at most :data:`MAX_LENGTH`
-characters, :data:`MAX_NODES` syntax nodes, nesting depth :data:`MAX_DEPTH`, and
-constant exponents of magnitude at most :data:`MAX_EXPONENT`.
+says what was found. Limits keep the work small, each with its own message: at most
+:data:`MAX_LENGTH` characters, :data:`MAX_NODES` operations and operands (the size),
+:data:`MAX_DEPTH` levels of nesting (the depth), and constant exponents of magnitude at
+most :data:`MAX_EXPONENT`. A flat chain of ``+``/``-`` or of ``*``/``/`` is one level,
+however long (``x + x + ... + x`` is large, not deep); parentheses that change the
+order, function calls, unary signs and ``**`` each add a level.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from chainrule.engine import Value
 
 MAX_LENGTH = 1000
 MAX_NODES = 400
+"""Operations and operands (numbers, names, calls) an expression may have."""
 MAX_DEPTH = 50
+"""Levels of nesting an expression may have (a flat chain of + or * is one level)."""
 MAX_EXPONENT = 1024.0
 MAX_VARIABLES = 50
 
@@ -56,6 +61,13 @@ FUNCTIONS: dict[str, tuple[Callable[..., Value], int]] = {
 clamp takes two constant bounds."""
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+# Operators that chain left to right at one precedence: a + b - c is ((a + b) - c).
+_CHAINS = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product", ast.Div: "product"}
+
+
+def _chain(node: ast.AST) -> str | None:
+    """The chain (sum or product) a binary operation belongs to, or None."""
+    return _CHAINS.get(type(node.op)) if isinstance(node, ast.BinOp) else None
 _HINTS = {
     ast.BitXor: "'^' is not a power here: use ** (x ** 2)",
     ast.Mod: "'%' is not supported",
@@ -138,17 +150,27 @@ def _parse(text: str) -> ast.expr:
     except (ValueError, MemoryError, RecursionError) as exc:
         raise ExpressionError(f"not a valid expression: {str(exc) or type(exc).__name__}"
                               ) from None
-    # Size and depth first, iteratively, so the builder below may recurse safely.
-    count = 0
+    # Size and depth first, iteratively, so the builder below may recurse safely: it
+    # recurses once per level of depth, and walks flat chains in a loop.
+    count = deepest = 0
     stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
     while stack:
         node, depth = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise ExpressionError(f"the expression is too large (more than {MAX_NODES} parts)")
-        if depth > MAX_DEPTH:
-            raise ExpressionError(f"the expression is nested too deeply (limit {MAX_DEPTH})")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        if isinstance(node, ast.expr):  # operator and context markers are not parts
+            count += 1
+            deepest = max(deepest, depth)
+        chain = _chain(node)
+        for child in ast.iter_child_nodes(node):
+            # the left operand of a + b - c continues the chain of a sum: same level
+            flat = chain is not None and child is node.left and _chain(child) == chain
+            stack.append((child, depth if flat else depth + 1))
+    if count > MAX_NODES:
+        raise ExpressionError(f"the expression is too large ({count} operations and "
+                              f"operands, limit {MAX_NODES})")
+    if deepest > MAX_DEPTH:
+        raise ExpressionError(f"the expression is nested too deeply ({deepest} levels, limit "
+                              f"{MAX_DEPTH}); a flat chain of + or * is one level, each "
+                              "parenthesis, call, sign or ** adds one")
     return tree.body
 
 
@@ -228,16 +250,41 @@ class _Builder:
         return leaf
 
     def _binop(self, node: ast.BinOp) -> Value:
+        chain = _chain(node)
+        if chain is None:
+            self._check_operator(node)  # before anything is built: the first problem wins
+            return self._apply(node, self._operand(node.left), node.right)
+        # a + b - c + ...: down the left operands in a loop (a 200-term sum would
+        # otherwise recurse 200 deep), then fold from the left, labelling each step.
+        spine = []
+        left: ast.AST = node
+        while _chain(left) == chain:
+            spine.append(left)
+            left = left.left
+        acc = self._operand(left)
+        for step in reversed(spine):
+            acc = self._apply(step, acc, step.right)
+            if step is not node and not acc.label and not acc.is_leaf:
+                acc.label = _label(step)
+        return acc
+
+    @staticmethod
+    def _check_operator(node: ast.BinOp) -> None:
         op = type(node.op)
         if op not in _OPS:
             hint = _HINTS.get(op, f"the operator {type(node.op).__name__} is not allowed")
             raise ExpressionError(f"{hint}; use {_ALLOWED}")
+
+    def _apply(self, node: ast.BinOp, left: Value | float, right_node: ast.AST) -> Value:
+        """``left`` (already built) combined by ``node``'s operator with ``right_node``."""
+        op = type(node.op)
+        self._check_operator(node)
         if op is ast.Pow:
             exponent = _constant(node.right)
             if exponent is not None and abs(exponent) > MAX_EXPONENT:
                 raise ExpressionError(f"the exponent {exponent:g} is too large "
                                       f"(limit {MAX_EXPONENT:g})")
-        left, right = self._operand(node.left), self._operand(node.right)
+        right = self._operand(right_node)
         if op is ast.Pow and isinstance(right, Value) and abs(right.data) > MAX_EXPONENT:
             # 9 ** 9 ** 9: the exponent is computed, not written; same limit
             raise ExpressionError(f"the exponent {ast.unparse(node.right)} = {right.data:g} "

@@ -34,6 +34,7 @@ from .graph import (
     GREY,
     RED,
     ChainruleDigraph,
+    GraphTooLargeError,
     Style,
     _font,
     check_max_nodes,
@@ -43,7 +44,6 @@ from .graph import (
     escape,
     new_digraph,
     op_text,
-    too_large,
     topological_nodes,
     value_label,
 )
@@ -231,11 +231,18 @@ def draw_summary(
             hidden.update(n.members - {n.z, n.out})
     plain = [v for v in order if v not in box_of and v not in hidden]
     if limit is not None and len(plain) + len(groups) > limit:
-        error = too_large(limit, "summarised graph")
+        # Not graph.too_large(): its advice is to call draw_summary, which is what failed.
+        ways = ["graph_text(root) for a text view",
+                "pass a larger max_nodes (or None) to draw it anyway"]
+        if level == "neuron":
+            ways.insert(0, "level='layer' for one box per layer")
+        message = (f"the summarised graph has more than max_nodes={limit} boxes "
+                   f"({len(plain) + len(groups)}); Graphviz would need minutes to lay it "
+                   f"out. Use {', '.join(ways[:-1])}, or {ways[-1]}")
         if model is None:
-            error.args = (error.args[0] + "; pass model= so that weights shared by "
-                          "several samples are recognised as parameters",)
-        raise error
+            message += ("; pass model= so that weights shared by several samples are "
+                        "recognised as parameters")
+        raise GraphTooLargeError(message)
 
     dot = new_digraph(style)
     if level == "neuron":

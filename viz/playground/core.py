@@ -20,6 +20,7 @@ import itertools
 import json
 import math
 import numbers
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -56,6 +57,7 @@ __all__ = [
     "FEATURES",
     "GRID",
     "LEARNING_RATES",
+    "MAX_HISTORY",
     "MAX_LAYERS",
     "MAX_NEURONS",
     "MAX_STATE_CHARS",
@@ -79,7 +81,11 @@ POINTS = 500
 MAX_LAYERS = 6
 MAX_NEURONS = 8
 MAX_STATE_CHARS = 1_000_000
-"""A state string longer than this is refused before it is parsed."""
+"""A state string longer than this is refused before it is parsed. Every part of a state
+is bounded (the settings, at most MAX_LAYERS x MAX_NEURONS weights, the history), so
+what the program writes stays far below it: under 100,000 characters."""
+MAX_HISTORY = 1000
+"""The loss history keeps at most this many evenly spaced epochs, plus the latest."""
 STATE_FORMAT = "chainrule.playground"
 STATE_VERSION = 1
 
@@ -308,13 +314,53 @@ _DATA_FIELDS = frozenset({"dataset", "noise", "train_ratio", "seed"})
 _MODEL_FIELDS = frozenset({"features", "hidden", "activation"}) | _DATA_FIELDS
 
 
+def _stride(epoch: int) -> int:
+    """The smallest power of two ``s`` with fewer than MAX_HISTORY multiples of ``s`` in
+    ``1..epoch``: the spacing of the history at that epoch."""
+    s = 1
+    while epoch // s >= MAX_HISTORY:
+        s *= 2
+    return s
+
+
 @dataclass
 class History:
-    """Train and test loss after each epoch (epoch 0 is the untrained network)."""
+    """Train and test loss after each epoch (epoch 0 is the untrained network).
+
+    A long run keeps the epochs that are multiples of a power of two (1, 2, 4...) chosen
+    so that at most :data:`MAX_HISTORY` of them are kept, plus the latest: the curve
+    stays evenly sampled and a state string stays small however long the training.
+    Which epochs are kept depends only on the epochs themselves, so a run restored from
+    a state string keeps the same ones as the run that wrote it.
+    """
 
     epoch: list[int] = field(default_factory=list)
     train: list[float] = field(default_factory=list)
     test: list[float] = field(default_factory=list)
+
+    def record(self, epoch: int, train: float, test: float) -> None:
+        """Add an epoch's losses, dropping what the spacing no longer keeps."""
+        stride = _stride(epoch)
+        if len(self.epoch) > 1 and self.epoch[-1] % stride:
+            # kept only for being the latest
+            del self.epoch[-1], self.train[-1], self.test[-1]
+        self.epoch.append(epoch)
+        self.train.append(train)
+        self.test.append(test)
+        if len(self.epoch) > MAX_HISTORY + 1:
+            self.thin()
+
+    def thin(self) -> None:
+        """Keep the epochs the spacing of the latest epoch keeps (and the latest)."""
+        if not self.epoch:
+            return
+        stride, last = _stride(self.epoch[-1]), len(self.epoch) - 1
+        keep = [i for i, e in enumerate(self.epoch) if e % stride == 0 or i == last]
+        if len(keep) > MAX_HISTORY + 1:  # epochs out of order (not written by a Trainer)
+            keep = keep[len(keep) - MAX_HISTORY - 1:]
+        self.epoch[:] = [self.epoch[i] for i in keep]
+        self.train[:] = [self.train[i] for i in keep]
+        self.test[:] = [self.test[i] for i in keep]
 
 
 class Trainer:
@@ -472,9 +518,7 @@ class Trainer:
 
     def _record_epoch(self) -> None:
         train, test = self.losses()
-        self.history.epoch.append(self.epoch)
-        self.history.train.append(train)
-        self.history.test.append(test)
+        self.history.record(self.epoch, train, test)
 
     def losses(self) -> tuple[float, float]:
         """Mean data loss (no penalty) on the training and the test points."""
@@ -592,6 +636,7 @@ class Trainer:
         if history is not None:
             self.history = History(list(history["epoch"]), list(history["train"]),
                                    list(history["test"]))
+            self.history.thin()  # a state from before the history was bounded
         else:
             self.history = History()
             self._record_epoch()
@@ -635,7 +680,10 @@ def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[
         except UnicodeDecodeError as e:
             raise ValueError(f"playground state: not UTF-8 text ({e})") from None
     if not isinstance(text, str):
-        raise ValueError(f"playground state must be a JSON string, got {type(text).__name__}")
+        hint = (": read the file first: Path(...).read_text()"
+                if isinstance(text, os.PathLike) else "")
+        raise ValueError(f"playground state must be a JSON string, got "
+                         f"{type(text).__name__}{hint}")
     if len(text) > MAX_STATE_CHARS:
         raise ValueError(f"playground state: {len(text)} characters is more than the "
                          f"{MAX_STATE_CHARS} allowed")
