@@ -86,6 +86,13 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
 
     Refuses (``ValueError``) to save nan or inf parameters unless ``allow_nonfinite``;
     such a file then needs ``allow_nonfinite=True`` to be loaded too.
+
+    Example:
+        >>> from chainrule.nn import MLP
+        >>> model = MLP(2, [3, 1], seed=0)
+        >>> save(model, "model.json")
+        >>> load("model.json")
+        MLP(2 -> [3, 1], relu -> linear)
     """
     if not isinstance(model, Module):
         raise TypeError(f"save needs a Module, got {type(model).__name__}")
@@ -374,6 +381,16 @@ def load(path: Any, *, into: Module | None = None, allow_nonfinite: bool = False
         ModelFormatError: anything wrong with the file, or a mismatch with ``into``;
             the message starts with the path.
         OSError: the file cannot be read.
+
+    Example:
+        >>> from chainrule.nn import MLP
+        >>> model = MLP(2, [3, 1], seed=0)
+        >>> model.save("model.json")
+        >>> again = load("model.json")
+        >>> again([0.5, -0.25]).data == model([0.5, -0.25]).data
+        True
+        >>> load("model.json", into=MLP(2, [3, 1], seed=1)) is not None   # same architecture
+        True
     """
     if into is not None and not isinstance(into, Module):
         raise TypeError(f"load(into=...) needs a Module, got {type(into).__name__}")
