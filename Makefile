@@ -10,6 +10,7 @@ demo:
 test:
 	@bash scripts/bootstrap.sh test
 	@bash scripts/ensure-dot.sh
+	@bash scripts/ensure-chromium.sh
 	.venv/bin/ruff check .
 	.venv/bin/python -m pytest
 
