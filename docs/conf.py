@@ -75,9 +75,9 @@ python_display_short_literal_types = True
 # -- notebooks: rendered with their committed outputs, never executed -----------------
 nb_execution_mode = "off"
 nb_merge_streams = True
-# widgets need a live kernel: show their text form, and load no widget JavaScript
+# widgets need a live kernel (chainrule_docs replaces their outputs with a note): load
+# no widget JavaScript, which would come from a CDN
 nb_ipywidgets_js = {}
-nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 

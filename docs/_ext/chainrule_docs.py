@@ -59,19 +59,19 @@ def mirror_notebooks(app: Sphinx, config) -> None:
             if src.name in wanted:
                 raise ValueError(f"two notebooks named {src.name} match {pattern!r}")
             try:  # a notebook that cannot be read is reported by name, and left out
-                nbformat.read(src, as_version=4)
+                notebook = nbformat.read(src, as_version=4)
             except Exception as error:  # any reason is reported
                 logger.warning("chainrule docs: %s cannot be read as a notebook: %s",
                                src, " ".join(str(error).split())[:300])
                 continue
-            wanted[src.name] = src
+            wanted[src.name] = nbformat.writes(_without_live_widgets(notebook))
         for old in target.glob("*.ipynb"):
             if old.name not in wanted:
                 old.unlink()
-        for name, src in wanted.items():
+        for name, text in wanted.items():
             dst = target / name
-            if not dst.exists() or dst.read_bytes() != src.read_bytes():
-                shutil.copy2(src, dst)
+            if not dst.exists() or dst.read_text(encoding="utf-8") != text:
+                dst.write_text(text, encoding="utf-8")
         if not wanted:
             logger.warning("chainrule docs: no notebook matches %r (section %r)",
                            pattern, folder)
@@ -84,6 +84,20 @@ def keep_outputs_with_doctrees(app: Sphinx) -> None:
     if config is not None:
         folder = Path(app.doctreedir).parent / "jupyter_execute"
         app.env.mystnb_config = config.copy(output_folder=str(folder.resolve()))
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ("*An interactive widget appears here when the notebook runs in Jupyter "
+               "(it needs a live kernel, which a web page does not have).*")
+
+
+def _without_live_widgets(notebook):
+    """A widget output shows only its Python repr on a static page: say what it is."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                output["data"] = {"text/markdown": WIDGET_NOTE}
+    return notebook
 
 
 # -- the derivative table --------------------------------------------------------------
