@@ -578,7 +578,7 @@ def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[
         >>> parse_state('{"format": "something else"}')
         Traceback (most recent call last):
             ...
-        ValueError: playground state: ...
+        ValueError: playground state: format must be 'chainrule.playground', got 'something else'
     """
     if isinstance(text, (bytes, bytearray)):
         try:
