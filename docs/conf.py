@@ -36,6 +36,9 @@ extensions = [
 chainrule_notebook_sections = {
     "notebooks": "notebooks/*.ipynb",
 }
+# A new section (the exercises, say) is one more line here pointing at the notebooks to
+# publish (students' versions only), e.g. "exercises": "exercises/release/*/*.ipynb", and
+# a page like tutorial.md whose glob toctree lists "exercises/*", named in index.md.
 
 root_doc = "index"
 exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store", "**/.ipynb_checkpoints"]
