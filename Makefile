@@ -36,4 +36,5 @@ serve-docs: docs
 	.venv/bin/python -m http.server 8000 --bind 127.0.0.1 --directory site
 
 clean:
-	rm -rf .venv build *.egg-info .pytest_cache .hypothesis chainrule-demo site docs/notebooks
+	rm -rf .venv build *.egg-info .pytest_cache .hypothesis chainrule-demo site
+	rm -f docs/*/*.ipynb
