@@ -88,10 +88,11 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
     such a file then needs ``allow_nonfinite=True`` to be loaded too.
 
     Example:
+        >>> import pathlib, tempfile
         >>> from chainrule.nn import MLP
-        >>> model = MLP(2, [3, 1], seed=0)
-        >>> save(model, "model.json")
-        >>> load("model.json")
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
+        >>> save(MLP(2, [3, 1], seed=0), path)
+        >>> load(path)
         MLP(2 -> [3, 1], relu -> linear)
     """
     if not isinstance(model, Module):
@@ -383,14 +384,17 @@ def load(path: Any, *, into: Module | None = None, allow_nonfinite: bool = False
         OSError: the file cannot be read.
 
     Example:
+        >>> import pathlib, tempfile
         >>> from chainrule.nn import MLP
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
         >>> model = MLP(2, [3, 1], seed=0)
-        >>> model.save("model.json")
-        >>> again = load("model.json")
+        >>> model.save(path)
+        >>> again = load(path)
         >>> again([0.5, -0.25]).data == model([0.5, -0.25]).data
         True
-        >>> load("model.json", into=MLP(2, [3, 1], seed=1)) is not None   # same architecture
-        True
+        >>> other = MLP(2, [3, 1], seed=1)   # the same architecture, other weights
+        >>> load(path, into=other) is other, other.state_dict() == model.state_dict()
+        (True, True)
     """
     if into is not None and not isinstance(into, Module):
         raise TypeError(f"load(into=...) needs a Module, got {type(into).__name__}")
