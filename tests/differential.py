@@ -266,16 +266,22 @@ def magnitudes(order: list[Value], output: Value) -> tuple[dict[Value, float], d
     return forward, backward
 
 
-def multiplicative_backward(output: Value, leaves: Sequence[Value]) -> list[float]:
-    """First derivatives as a backward pass that always multiplies (``0 * inf = nan``),
-    as PyTorch's unmasked formulas do: what chainrule would give without structural
-    zeros. Used to tell that a disagreement with PyTorch is that named case."""
+def torch_like_backward(output: Value, leaves: Sequence[Value]) -> list[float]:
+    """First derivatives the way PyTorch's backward formulas take them: a zero local
+    derivative masks (passes nothing) for relu, clamp, ``x ** 0`` and the base of
+    ``a ** b`` at ``b = 0``, as PyTorch's ``where``-based formulas do; every other op
+    multiplies (``0 * inf = nan``), amax and abs included (measured op by op). What
+    chainrule would give without its structural zeros elsewhere: used to tell that a
+    disagreement with PyTorch is that named case."""
     grads: dict[Value, float] = {output: 1.0}
     order = [n for n in _forward_order(output) if n.parents]
     for node in reversed(order):
         g = grads.get(node, 0.0)
-        for parent, d in zip(node.parents, node.local_grads):
-            grads[parent] = grads.get(parent, 0.0) + d * g
+        for i, (parent, d) in enumerate(zip(node.parents, node.local_grads)):
+            masks = node.op in ("relu", "clamp") or (node.op == "powc" and node.arg == 0.0) or (
+                node.op == "pow" and i == 0 and node.parents[1].data == 0.0)
+            if not (masks and d == 0.0):
+                grads[parent] = grads.get(parent, 0.0) + d * g
     return [grads.get(x, 0.0) for x in leaves]
 
 
