@@ -116,7 +116,15 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: Any = 0) -> tuple[np.ndar
 def make_circles(n: int = 100, noise: float = 0.05,
                  seed: Any = 0) -> tuple[np.ndarray, np.ndarray]:
     """A disk inside a ring (the Playground's "circle"): class 1 within radius 0.5,
-    class 0 at radius 0.7 to 1.0, angles uniform."""
+    class 0 at radius 0.7 to 1.0, angles uniform.
+
+    Example:
+        >>> import numpy as np
+        >>> X, y = make_circles(50, noise=0.0)
+        >>> radius = np.hypot(X[:, 0], X[:, 1])
+        >>> bool((radius[y == 1] <= 0.5).all()), bool((radius[y == 0] >= 0.7).all())
+        (True, True)
+    """
     n, noise, rng = _n(n), _noise(noise), _generator(seed)
     n1 = n // 2
     radius = np.concatenate([rng.uniform(0.0, 0.5, n1), rng.uniform(0.7, 1.0, n - n1)])
@@ -132,6 +140,11 @@ def make_xor(n: int = 100, noise: float = 0.05, seed: Any = 0) -> tuple[np.ndarr
     Coordinates are uniform in magnitude, pushed 0.05 away from the axes (as the
     Playground pads them) so the classes have a margin before noise is added; each
     class gets half of the points, spread over its two quadrants at random.
+
+    Example:
+        >>> X, y = make_xor(50, noise=0.0)
+        >>> bool(((X[:, 0] * X[:, 1] > 0) == (y == 1)).all())
+        True
     """
     n, noise, rng = _n(n), _noise(noise), _generator(seed)
     y = (np.arange(n) < n // 2).astype(np.int64)
@@ -148,6 +161,12 @@ def make_spiral(n: int = 100, noise: float = 0.05, seed: Any = 0,
 
     Arm k has points at radius r in [0, 1] and angle ``3.5 pi r + 2 pi k / classes``
     (1.75 turns, as in the Playground). ``classes`` > 2 gives a multi-class problem.
+
+    Example:
+        >>> import numpy as np
+        >>> X, y = make_spiral(9, classes=3)
+        >>> X.shape, np.bincount(y).tolist()
+        ((9, 2), [3, 3, 3])
     """
     n, noise, rng = _n(n), _noise(noise), _generator(seed)
     classes = _n(classes, "classes", 2)
@@ -167,6 +186,11 @@ def make_gaussians(n: int = 100, noise: float = 0.25, seed: Any = 0,
 
     Class k is centred at radius 0.707 and angle ``pi/4 + 2 pi k / classes``: with two
     classes, (0.5, 0.5) and (-0.5, -0.5).
+
+    Example:
+        >>> X, y = make_gaussians(4, noise=0.0)
+        >>> X[y == 0][0].round(2).tolist(), X[y == 1][0].round(2).tolist()
+        ([0.5, 0.5], [-0.5, -0.5])
     """
     n, noise, rng = _n(n), _noise(noise), _generator(seed)
     classes = _n(classes, "classes", 2)
@@ -183,6 +207,12 @@ def make_regression(n: int = 100, noise: float = 0.1, seed: Any = 0,
     ``kind="plane"``: ``y = (x1 + x2) / 2`` (the Playground's "plane");
     ``kind="gauss"``: a bump at (0.5, 0.5) minus one at (-0.5, -0.5), each
     ``exp(-|x - c|^2 / 0.18)``. ``noise`` is the std of Gaussian noise added to y.
+
+    Example:
+        >>> import numpy as np
+        >>> X, y = make_regression(20, noise=0.0)
+        >>> bool(np.allclose(y, (X[:, 0] + X[:, 1]) / 2)), y.dtype
+        (True, dtype('float64'))
     """
     n, noise, rng = _n(n), _noise(noise), _generator(seed)
     if kind not in ("plane", "gauss"):
@@ -259,7 +289,7 @@ class Standardizer:
 
     @property
     def scale(self) -> np.ndarray:
-        """The divisor used: ``std`` with zeros replaced by 1."""
+        """The divisor used, ``std`` with zeros replaced by 1."""
         self._check_fitted()
         return np.where(self.std > 0.0, self.std, 1.0)
 
@@ -311,7 +341,14 @@ def _xy(data: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Split(NamedTuple):
-    """Three ``(X, y)`` pairs: ``train``, ``val`` and ``test``."""
+    """Three ``(X, y)`` pairs: ``train``, ``val`` and ``test``.
+
+    Example:
+        >>> X, y = make_moons(10, seed=0)
+        >>> split = train_val_test_split(X, y, val=0.2, test=0.2, seed=0)
+        >>> [len(part_y) for _, part_y in split], split.train[0].shape
+        ([6, 2, 2], (6, 2))
+    """
 
     train: tuple[np.ndarray, np.ndarray]
     val: tuple[np.ndarray, np.ndarray]

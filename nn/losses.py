@@ -376,6 +376,11 @@ def l1_penalty(params: Any, strength: float = 1.0) -> Value:
 
     Add it to the loss: ``loss = data_loss + l1_penalty(model, 1e-4)``. L1 pushes
     weights to exactly zero (sparse models).
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> l1_penalty([Value(-2.0), Value(0.5)], 0.1).data
+        0.25
     """
     ws = _params(params, "l1_penalty")
     return _vsum([abs(w) for w in ws]) * _strength(strength, "l1_penalty")

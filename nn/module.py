@@ -262,7 +262,7 @@ class Module:
     training: bool = True
     trace_safe: bool = False
     """Set to True in a subclass whose forward pass builds the same ops for every input
-    (no Python ``if`` on ``.data``, no randomness); see :attr:`traceable`."""
+    (no Python ``if`` on ``.data``, no randomness); see :attr:`Module.traceable`."""
 
     # -- structure --------------------------------------------------------------------------
     def _walk(self) -> Iterator[tuple[str, Any]]:

@@ -158,6 +158,15 @@ class Optimizer:
     A subclass implements ``_update(p, g) -> (new_p, new_state)`` on float64 arrays
     (``p`` the parameters, ``g`` the gradients) without side effects; ``step()`` commits
     it only when every new value is finite. ``lr`` is a plain attribute (schedules set it).
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> w = Value(2.0)
+        >>> opt = SGD([w], lr=0.1)
+        >>> loss = (w - 5.0) ** 2
+        >>> opt.zero_grad(); loss.backward(); opt.step()
+        >>> round(w.data, 6)   # w - lr * 2 (w - 5)
+        2.6
     """
 
     def __init__(self, params: Any, lr: float) -> None:
@@ -321,7 +330,16 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``:
-    ``p *= 1 - lr * weight_decay`` before the Adam step, instead of adding to ``g``."""
+    ``p *= 1 - lr * weight_decay`` before the Adam step, instead of adding to ``g``.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x = Value(1.0)
+        >>> opt = AdamW([x], lr=0.1, weight_decay=0.5)
+        >>> (x * x).backward(); opt.step()
+        >>> round(x.data, 6)   # 1 * (1 - 0.1 * 0.5), then Adam's first step of about lr
+        0.85
+    """
 
     _decoupled = True
 
@@ -336,6 +354,14 @@ class RMSprop(Optimizer):
     ``sq = alpha sq + (1-alpha) g^2``; ``avg = sqrt(sq) + eps`` (``centered``: subtract
     the squared running mean of g first); ``p -= lr g / avg``, or with momentum
     ``buf = momentum buf + g / avg; p -= lr buf``.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x = Value(1.0)
+        >>> opt = RMSprop([x], lr=0.01)
+        >>> (x * x).backward(); opt.step()
+        >>> round(x.data, 6)   # g = 2, sq = 0.01 * 4: p -= 0.01 * 2 / 0.2
+        0.9
     """
 
     def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
@@ -374,6 +400,14 @@ class Adagrad(Optimizer):
     """Adagrad, as ``torch.optim.Adagrad``: per-parameter rates from accumulated g^2.
 
     ``clr = lr / (1 + (t-1) lr_decay)``; ``sum += g^2``; ``p -= clr g / (sqrt(sum) + eps)``.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x = Value(1.0)
+        >>> opt = Adagrad([x], lr=0.5)
+        >>> (x * x).backward(); opt.step()
+        >>> round(x.data, 6)   # the first step is lr * g / |g|
+        0.5
     """
 
     def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0.0,
@@ -410,6 +444,13 @@ class LRScheduler:
     The schedule is a closed form ``lr_at(epoch)`` of the learning rate the optimizer
     had when the scheduler was made (``base_lr``); creating the scheduler applies
     ``lr_at(0)``, as PyTorch does.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> opt = SGD([Value(0.0)], lr=1.0)
+        >>> sched = StepLR(opt, step_size=1, gamma=0.5)
+        >>> sched.step(), opt.lr, sched.get_last_lr()
+        (0.5, 0.5, [0.5])
     """
 
     def __init__(self, optimizer: Optimizer) -> None:
@@ -421,7 +462,7 @@ class LRScheduler:
         optimizer.lr = self.lr_at(0)
 
     def lr_at(self, epoch: int) -> float:
-        """The learning rate after ``epoch`` calls of :meth:`step`."""
+        """The learning rate after ``epoch`` calls of :meth:`LRScheduler.step`."""
         raise NotImplementedError
 
     def step(self) -> float:
@@ -460,7 +501,15 @@ class StepLR(LRScheduler):
 
 class LinearLR(LRScheduler):
     """Scale the learning rate linearly from ``start_factor`` to ``end_factor`` over
-    ``total_iters`` epochs, then hold it (``torch.optim.lr_scheduler.LinearLR``)."""
+    ``total_iters`` epochs, then hold it (``torch.optim.lr_scheduler.LinearLR``).
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> opt = SGD([Value(0.0)], lr=1.0)
+        >>> sched = LinearLR(opt, start_factor=0.25, total_iters=3)
+        >>> opt.lr, [sched.step() for _ in range(4)]
+        (0.25, [0.5, 0.75, 1.0, 1.0])
+    """
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
                  end_factor: float = 1.0, total_iters: int = 5) -> None:
@@ -480,7 +529,14 @@ class LinearLR(LRScheduler):
 
 class CosineAnnealingLR(LRScheduler):
     """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2``
-    (``torch.optim.lr_scheduler.CosineAnnealingLR``'s closed form)."""
+    (``torch.optim.lr_scheduler.CosineAnnealingLR``'s closed form).
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> sched = CosineAnnealingLR(SGD([Value(0.0)], lr=1.0), T_max=4)
+        >>> [round(sched.step(), 4) for _ in range(4)]
+        [0.8536, 0.5, 0.1464, 0.0]
+    """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
         if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max <= 0:

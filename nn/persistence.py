@@ -92,6 +92,14 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
     followed (the file it points to is replaced, the link stays); a folder, pipe,
     device or socket is never replaced (``IsADirectoryError``, :class:`SpecialFileError`),
     nor a read-only file (``PermissionError``, even for root).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from chainrule.nn import MLP
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
+        >>> save(MLP(2, [3, 1], seed=0), path)
+        >>> load(path)
+        MLP(2 -> [3, 1], relu -> linear)
     """
     if not isinstance(model, Module):
         raise TypeError(f"save needs a Module, got {type(model).__name__}")
@@ -375,6 +383,19 @@ def load(path: Any, *, into: Module | None = None, allow_nonfinite: bool = False
         OSError: the file cannot be read (``FileNotFoundError``, ``PermissionError``).
         TypeError: ``path`` is not a ``str`` or ``os.PathLike`` (an int would be taken
             as a file descriptor).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from chainrule.nn import MLP
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
+        >>> model = MLP(2, [3, 1], seed=0)
+        >>> model.save(path)
+        >>> again = load(path)
+        >>> again([0.5, -0.25]).data == model([0.5, -0.25]).data
+        True
+        >>> other = MLP(2, [3, 1], seed=1)   # the same architecture, other weights
+        >>> load(path, into=other) is other, other.state_dict() == model.state_dict()
+        (True, True)
     """
     if into is not None and not isinstance(into, Module):
         raise TypeError(f"load(into=...) needs a Module, got {type(into).__name__}")

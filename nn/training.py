@@ -88,6 +88,13 @@ class History:
     regression, validation lists without validation data. ``best_epoch`` (1-based) is
     the epoch with the lowest validation loss, ``stopped_early`` tells whether patience
     ran out.
+
+    Example:
+        >>> from chainrule.nn import MLP, make_moons
+        >>> X, y = make_moons(40, seed=0)
+        >>> history = fit(MLP(2, [4, 1], seed=0), X, y, epochs=3, progress=False)
+        >>> len(history.loss), history.task, history.loss_name
+        (3, 'binary', 'binary_cross_entropy_with_logits')
     """
 
     task: str

@@ -11,9 +11,9 @@
 * :func:`graph_text`: a text tree that needs no Graphviz.
 * :mod:`chainrule.viz.plots` (matplotlib): :func:`plot_history`,
   :func:`plot_decision_boundary`, :func:`plot_grad_magnitudes`, :func:`plot_activation`.
-* :class:`Playground` (:mod:`chainrule.viz.playground`, extra ``playground``): a
-  TensorFlow-Playground-style trainer in Jupyter; imported on first use, so the rest of
-  ``chainrule.viz`` never needs ipywidgets.
+* :class:`~chainrule.viz.playground.Playground` (:mod:`chainrule.viz.playground`, extra
+  ``playground``): a TensorFlow-Playground-style trainer in Jupyter; imported on first
+  use, so the rest of ``chainrule.viz`` never needs ipywidgets.
 * ``chainrule`` command line: :mod:`chainrule.viz.cli`.
 
 Example:

@@ -409,6 +409,15 @@ class ChainruleDigraph(graphviz.Digraph):
     ``pipe`` and ``render`` run ``dot`` themselves so that a graph too large to lay out
     raises :class:`RenderTimeoutError` after ``timeout`` seconds instead of hanging, and
     a missing ``dot`` raises :class:`GraphvizNotFoundError` with install hints.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x, y = Value(2.0, label="x"), Value(3.0, label="y")
+        >>> dot = draw_graph(x * y)
+        >>> isinstance(dot, ChainruleDigraph), dot.source.startswith("digraph")
+        (True, True)
+        >>> b"<svg" in dot.pipe(format="svg")  # doctest: +SKIP
+        True
     """
 
     def __init__(self, *args: Any, timeout: float | None = DEFAULT_TIMEOUT, **kwargs: Any):
@@ -507,7 +516,14 @@ def save_graph(dot: graphviz.Digraph, path: str | os.PathLike, *, format: str | 
     when rendering fails. ``timeout`` defaults to the drawing's own (or 60 s).
 
     Example:
-        >>> save_graph(draw_graph(f), "gate.svg")  # doctest: +SKIP
+        >>> from chainrule.engine import Value
+        >>> x, y = Value(2.0, label="x"), Value(3.0, label="y")
+        >>> f = x * y
+        >>> f.backward()
+        >>> save_graph(draw_graph(f), "gate.svg").name  # doctest: +SKIP
+        'gate.svg'
+        >>> save_graph(draw_graph(f), "gate.dot").read_text().startswith("digraph")
+        True
     """
     fmt = format_for(path, format)
     if fmt == "dot":

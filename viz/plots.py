@@ -108,7 +108,7 @@ def plot_history(history: Any, *, title: str | None = None,
 
     Example:
         >>> fig = plot_history({"loss": [0.7, 0.4, 0.3], "accuracy": [0.5, 0.8, 0.9]})
-        >>> fig.savefig("history.png")  # doctest: +SKIP
+        >>> fig.savefig("history.png")
     """
     series = _series(history)
     losses = {k: v for k, v in series.items() if "loss" in k.lower()}
@@ -235,7 +235,12 @@ def plot_decision_boundary(
     the (n,) or (n, K) outputs.
 
     Example:
-        >>> fig = plot_decision_boundary(model, X, y)  # doctest: +SKIP
+        >>> from chainrule.nn import MLP, fit, make_moons
+        >>> X, y = make_moons(60, seed=0)
+        >>> model = MLP(2, [8, 1], seed=0)
+        >>> history = fit(model, X, y, epochs=5, progress=False)
+        >>> fig = plot_decision_boundary(model, X, y, resolution=50)
+        >>> fig.savefig("boundary.png")
     """
     import numpy as np
 
@@ -347,7 +352,7 @@ def plot_grad_magnitudes(source: Any, *, title: str | None = None,
 
     Example:
         >>> fig = plot_grad_magnitudes([1e-1, 3e-3, 2e-5])
-        >>> fig.savefig("grads.png")  # doctest: +SKIP
+        >>> fig.savefig("grads.png")
     """
     import numpy as np
 
@@ -437,7 +442,7 @@ def plot_activation(fn: str | Callable[[Value], Value], *, xmin: float = -5.0,
 
     Example:
         >>> fig = plot_activation("sigmoid")
-        >>> fig.savefig("sigmoid.png")  # doctest: +SKIP
+        >>> fig.savefig("sigmoid.png")
     """
     import numpy as np
 

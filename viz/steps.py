@@ -52,6 +52,15 @@ class BackwardStep:
     ``parents``, ``local``, ``contributions``, ``before`` and ``after`` are parallel
     tuples, one entry per input of the op (an input used twice, as in ``x * x``,
     appears twice, and its second ``before`` is its first ``after``).
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x, y = Value(2.0, label="x"), Value(3.0, label="y")
+        >>> f = x * y
+        >>> f.label = "f"
+        >>> step = backward_steps(f)[0]
+        >>> step.node.label, step.upstream, step.local, step.contributions
+        ('f', 1.0, (3.0, 2.0), (3.0, 2.0))
     """
 
     index: int
@@ -147,6 +156,17 @@ def steps_table(steps: list[BackwardStep], precision: int = 4) -> str:
 
     Columns: step, node, op, upstream gradient, input, local derivative, contribution,
     the input's gradient before and after.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x, y = Value(2.0, label="x"), Value(3.0, label="y")
+        >>> f = x * y
+        >>> f.label = "f"
+        >>> print(steps_table(backward_steps(f)))
+        step  node  op  upstream  input  local  contribution  grad before  grad after
+        ----  ----  --  --------  -----  -----  ------------  -----------  ----------
+        1     f     *   1         x      3      3             0            3
+                                  y      2      2             0            2
     """
     fmt = _fmt(precision)
     header = ("step", "node", "op", "upstream", "input", "local", "contribution",
@@ -232,6 +252,14 @@ def draw_step(
     ``k`` steps, with the active op and its input edges highlighted, each updated input
     showing ``grad before → after``, and gradients not reached yet as ``grad ?``.
     There are ``len(backward_steps(root)) + 1`` frames.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x, y = Value(2.0, label="x"), Value(3.0, label="y")
+        >>> f = x * y + x
+        >>> frames = [draw_step(f, k) for k in range(len(backward_steps(f)) + 1)]
+        >>> len(frames), "grad ?" in frames[0].source, "grad ?" in frames[-1].source
+        (3, True, False)
     """
     check_root(root, "draw_step")
     limit = check_max_nodes(max_nodes)
@@ -291,6 +319,13 @@ def export_step_frames(
 
     Frame 0 is the seed, frame k the graph after k steps. Returns the paths. The folder
     is created if needed.
+
+    Example:
+        >>> from chainrule.engine import Value
+        >>> x, y = Value(2.0, label="x"), Value(3.0, label="y")
+        >>> paths = export_step_frames(x * y + x, "frames")  # doctest: +SKIP
+        >>> [p.name for p in paths]  # doctest: +SKIP
+        ['step_000.svg', 'step_001.svg', 'step_002.svg']
     """
     svgs, captions = _frames_svg(root, grad, rankdir, edge_labels, precision, max_nodes,
                                  timeout)
@@ -445,7 +480,11 @@ def export_steps_html(
     Jupyter. Needs Graphviz ``dot``.
 
     Example:
-        >>> export_steps_html(f, "steps.html")  # doctest: +SKIP
+        >>> from chainrule.engine import Value
+        >>> x, y = Value(2.0, label="x"), Value(3.0, label="y")
+        >>> f = x * y + x
+        >>> export_steps_html(f, "steps.html").name  # doctest: +SKIP
+        'steps.html'
     """
     svgs, captions = _frames_svg(root, grad, rankdir, edge_labels, precision, max_nodes,
                                  timeout)

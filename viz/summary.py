@@ -207,10 +207,11 @@ def draw_summary(
             be drawn.
 
     Example:
-        >>> from chainrule.nn import MLP  # doctest: +SKIP
-        >>> model = MLP(2, [16, 16, 1], activation="tanh", seed=0)  # doctest: +SKIP
-        >>> out = model([0.5, -1.0]); out.backward()  # doctest: +SKIP
-        >>> draw_summary(out, model=model)  # doctest: +SKIP
+        >>> from chainrule.nn import MLP
+        >>> model = MLP(2, [16, 16, 1], activation="tanh", seed=0)
+        >>> out = model([0.5, -1.0]); out.backward()
+        >>> draw_summary(out, model=model)
+        <ChainruleDigraph: 35 nodes, 334 edges>
     """
     check_root(root, "draw_summary")
     limit = check_max_nodes(max_nodes)

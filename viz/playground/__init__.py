@@ -4,7 +4,8 @@
 pick a data set and features, add layers and neurons, press play, and watch every
 neuron's heatmap, the links' weights, the output and the loss curves change live.
 :class:`Trainer` is the same thing without widgets (data, network, training with the
-engine's tape, heatmaps and the state string); :mod:`.render` draws the pictures.
+engine's tape, heatmaps and the state string); ``chainrule.viz.playground.render`` draws
+the pictures.
 
 Example:
     >>> from chainrule.viz.playground import Playground

@@ -673,6 +673,17 @@ def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[
     starting ``"playground state: "``. Returns the document with ``settings`` as a
     :class:`Settings`. Keys in ``extra_keys`` (the app's view options) are passed through
     unchecked for the caller to check.
+
+    Example:
+        >>> import json
+        >>> t = Trainer(Settings(dataset="xor", hidden=(4,)))
+        >>> state = parse_state(json.dumps(t.state()))
+        >>> state["settings"].dataset, state["settings"].hidden
+        ('xor', (4,))
+        >>> parse_state('{"format": "something else"}')
+        Traceback (most recent call last):
+            ...
+        ValueError: playground state: format must be 'chainrule.playground', got 'something else'
     """
     if isinstance(text, (bytes, bytearray)):
         try:

@@ -1,0 +1,283 @@
+"""Sphinx glue for chainrule's documentation site.
+
+* Notebook sections: ``chainrule_notebook_sections`` maps a folder of the site to a glob
+  of committed notebooks (relative to the repository, the parent of ``docs/``). Before
+  Sphinx reads its sources, the matching notebooks are mirrored into ``docs/<folder>/``
+  (git-ignored), so a new notebook appears in the site without an edit and a deleted
+  one disappears.
+* ``{chainrule-rules}``: the engine's derivative table, read from ``RULES`` at build time.
+* ``{chainrule-cli}``: the ``--help`` of the ``chainrule`` command and each subcommand,
+  read from its argument parser at build time.
+* Every name in the ``__all__`` of ``chainrule_public_packages`` (``chainrule.engine``,
+  ``chainrule.nn``, ``chainrule.viz`` and ``chainrule.viz.playground``) must be
+  documented somewhere in the site: a missing one is a warning, so the strict build
+  fails.
+* MathJax is served from the site itself (copied from the installed
+  ``django-static-mathjax`` package), so pages work offline and fetch nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import importlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_PACKAGES = ("chainrule.engine", "chainrule.nn", "chainrule.viz",
+                   "chainrule.viz.playground")
+# The parts of MathJax 3 that a page with TeX uses: the component, the extensions it
+# loads on demand, the fonts, and the menu / accessibility modules.
+MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2",
+                 "ui", "a11y", "sre")
+
+
+# -- notebooks -------------------------------------------------------------------------
+
+def mirror_notebooks(app: Sphinx, config) -> None:
+    """Copy each section's notebooks into docs/<folder>/ (only what changed)."""
+    srcdir = Path(app.srcdir)
+    root = srcdir.parent
+    for folder, pattern in config.chainrule_notebook_sections.items():
+        sources = sorted(Path(p) for p in glob.glob(str(root / pattern), recursive=True))
+        target = srcdir / folder
+        target.mkdir(exist_ok=True)
+        wanted = {}
+        for src in sources:
+            if src.name in wanted:
+                raise ValueError(f"two notebooks named {src.name} match {pattern!r}")
+            try:  # a notebook that cannot be read is reported by name, and left out
+                notebook = nbformat.read(src, as_version=4)
+            except Exception as error:  # any reason is reported
+                logger.warning("chainrule docs: %s cannot be read as a notebook: %s",
+                               src, " ".join(str(error).split())[:300])
+                continue
+            wanted[src.name] = nbformat.writes(_without_live_widgets(notebook))
+        for old in target.glob("*.ipynb"):
+            if old.name not in wanted:
+                old.unlink()
+        for name, text in wanted.items():
+            dst = target / name
+            if not dst.exists() or dst.read_text(encoding="utf-8") != text:
+                dst.write_text(text, encoding="utf-8")
+        if not wanted:
+            logger.warning("chainrule docs: no notebook matches %r (section %r)",
+                           pattern, folder)
+
+
+def keep_outputs_with_doctrees(app: Sphinx) -> None:
+    """MyST-NB writes notebook images next to the output folder (``site/../``, the
+    repository root); put them beside the doctrees instead, in the build folder."""
+    config = getattr(app.env, "mystnb_config", None)
+    if config is not None:
+        folder = Path(app.doctreedir).parent / "jupyter_execute"
+        app.env.mystnb_config = config.copy(output_folder=str(folder.resolve()))
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ("*An interactive widget appears here when the notebook runs in Jupyter "
+               "(it needs a live kernel, which a web page does not have).*")
+
+
+def _without_live_widgets(notebook):
+    """A widget output shows only its Python repr on a static page: say what it is."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                output["data"] = {"text/markdown": WIDGET_NOTE}
+    return notebook
+
+
+# -- the derivative table --------------------------------------------------------------
+
+def _text(text: str) -> nodes.paragraph:
+    return nodes.paragraph("", "", nodes.Text(text))
+
+
+def _literal(text: str) -> nodes.paragraph:
+    return nodes.paragraph("", "", nodes.literal(text, text))
+
+
+def _table(header: list[str], rows: list[list[nodes.Node]], widths: list[int]) -> nodes.table:
+    table = nodes.table(classes=["chainrule-table"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for title in header:
+        row += nodes.entry("", _text(title))
+    head += row
+    body = nodes.tbody()
+    group += body
+    for cells in rows:
+        row = nodes.row()
+        for cell in cells:
+            row += nodes.entry("", cell)
+        body += row
+    return table
+
+
+class RulesTable(SphinxDirective):
+    """The rows of ``chainrule.engine.RULES``: op, symbol, inputs, derivative."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from chainrule.engine import RULES
+
+        arity = {0: "n", 1: "1", 2: "2"}
+        rows = [[_literal(rule.name), _literal(rule.symbol),
+                 _text(arity.get(rule.arity, str(rule.arity))), _literal(rule.derivative)]
+                for rule in RULES.values()]
+        if not rows:
+            raise self.error("chainrule.engine.RULES is empty")
+        return [_table(["op", "symbol", "inputs", "derivative"], rows, [12, 8, 6, 60])]
+
+
+# -- the command line ------------------------------------------------------------------
+
+class CliHelp(SphinxDirective):
+    """``chainrule --help`` and ``chainrule COMMAND --help``, one literal block each."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from chainrule.viz.cli import build_parser
+
+        # argparse wraps at the terminal's width; pin it so the page does not depend on it
+        with _environ(COLUMNS="88"):
+            parser = build_parser()
+            parts = [("chainrule", parser.format_help())]
+            for action in parser._subparsers._group_actions:  # the one subparsers action
+                if isinstance(action, argparse._SubParsersAction):
+                    parts += [(f"chainrule {name}", sub.format_help())
+                              for name, sub in action.choices.items()]
+        out: list[nodes.Node] = []
+        for title, text in parts:
+            section = nodes.section(ids=[nodes.make_id(title)])
+            section += nodes.title(title, "", nodes.literal(title, title))
+            section += nodes.literal_block(text, text, language="text")
+            out.append(section)
+        return out
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+# -- every public name is documented ---------------------------------------------------
+
+def check_public_names(app: Sphinx, env) -> None:
+    documented = set(env.get_domain("py").objects)
+    modules = {package: importlib.import_module(package)
+               for package in app.config.chainrule_public_packages}
+    # a re-export (chainrule.nn.Value) counts when its original is documented
+    originals = {id(getattr(modules[p], n)) for p in modules
+                 for n in modules[p].__all__ if f"{p}.{n}" in documented}
+    for package, module in modules.items():
+        for name in module.__all__:
+            if (f"{package}.{name}" not in documented
+                    and id(getattr(module, name)) not in originals):
+                logger.warning("chainrule docs: %s.%s is public (in __all__) but not "
+                               "documented in the API reference", package, name)
+
+
+# -- re-exported data keeps the docstring written where it is defined ----------------
+
+def reexported_data_docstring(app: Sphinx, what: str, name: str, obj, options,
+                              lines: list[str]) -> None:
+    """``chainrule.nn.INITS`` is defined (and documented) in ``chainrule.nn.module``.
+
+    autodoc looks for the docstring of a data item in the module named in the directive;
+    for a re-export it finds none there and shows the docstring of the value's type
+    (``dict``'s). Use the docstring from the submodule that defines the name instead.
+    """
+    if what != "data" or "." not in name:
+        return
+    package, short = name.rsplit(".", 1)
+    for modname, module in list(sys.modules.items()):
+        if not modname.startswith(package + ".") or getattr(module, short, None) is not obj:
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except Exception:  # no source: keep what autodoc found
+            continue
+        if ("", short) in docs:
+            lines[:] = list(docs[("", short)])
+            return
+
+
+def note_bases(app: Sphinx, what: str, name: str, obj, options, lines: list[str]) -> None:
+    """Start a class's docstring with its public base classes, when it has any.
+
+    (autodoc's ``show-inheritance`` also prints ``Bases: object`` and private bases such
+    as ``no_grad``'s ``_ModeSwitch``, which tell a reader nothing.)
+    """
+    if what not in ("class", "exception"):
+        return
+    bases = [b for b in getattr(obj, "__bases__", ())
+             if b is not object and not b.__name__.startswith("_")]
+    if bases:
+        names = ", ".join(f":class:`~{b.__module__}.{b.__qualname__}`"
+                          if b.__module__ != "builtins" else f":class:`{b.__qualname__}`"
+                          for b in bases)
+        lines[:0] = [f"*Bases:* {names}", ""]
+
+
+# -- MathJax, served locally -----------------------------------------------------------
+
+def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    import mathjax  # django-static-mathjax: MathJax 3 as static files
+
+    source = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    target = Path(app.outdir) / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        src = source / part
+        if src.is_dir():
+            shutil.copytree(src, target / part, dirs_exist_ok=True)
+        else:
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target / part)
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_config_value("chainrule_notebook_sections", {}, "env", types=frozenset({dict}))
+    app.add_config_value("chainrule_public_packages", PUBLIC_PACKAGES, "env",
+                         types=frozenset({tuple, list}))
+    app.connect("config-inited", mirror_notebooks)
+    # after MyST-NB's own builder-inited handler (priority 500), which sets the folder
+    app.connect("builder-inited", keep_outputs_with_doctrees, priority=900)
+    app.connect("env-check-consistency", check_public_names)
+    app.connect("build-finished", copy_mathjax)
+    app.connect("autodoc-process-docstring", reexported_data_docstring)
+    app.connect("autodoc-process-docstring", note_bases)
+    app.add_directive("chainrule-rules", RulesTable)
+    app.add_directive("chainrule-cli", CliHelp)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
