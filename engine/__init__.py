@@ -17,7 +17,16 @@ Example:
     (-12.0, -4.0, -4.0, 3.0, -4.0)
 """
 
-from .functional import GradcheckError, grad, gradcheck, hessian
+from .functional import (
+    GradcheckError,
+    Step,
+    backward_order,
+    backward_trace,
+    grad,
+    gradcheck,
+    hessian,
+)
+from .methods import register
 from .modes import (
     detect_anomaly,
     enable_grad,
@@ -28,8 +37,7 @@ from .modes import (
 )
 from .rules import RULES, Rule
 from .tape import Tape, TraceError
-from .value import Value, register
-from .walk import Step, backward_order, backward_trace
+from .value import Value
 
 __all__ = [
     "RULES",

@@ -31,6 +31,11 @@ def real(x: Any, name: str, *, nan: bool = True) -> float:
     if type(x) is float:
         number = x
     else:
+        if type(x) is int:  # the common case, before the slower checks
+            try:
+                return float(x)
+            except OverflowError:
+                pass
         if isinstance(x, bool) or type(x).__name__ == "bool_":
             raise TypeError(f"{name} needs a real number, got bool ({x!r})")
         if type(x).__name__ == "Value":  # (the engine's; this module cannot import it)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .value import _MANY, Value, leaf
+from .value import MANY, Value, leaf
 
 
 class _Local(threading.local):
@@ -96,7 +96,7 @@ def link(node: Value, parents: tuple[Value, ...], local: tuple) -> None:
     """Give ``node`` its parents and their local derivatives, in the node layout."""
     node._walk = None
     if node._op.arity == 0:
-        node._a, node._b = parents, _MANY
+        node._a, node._b = parents, MANY
         node._da = local[0] if node._op.const else local
     elif len(parents) == 1:
         node._a, node._b, node._da = parents[0], None, local[0]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import kernels
 from .checks import real
-from .modes import _quiet, is_anomaly_enabled, no_grad
+from .modes import is_anomaly_enabled, no_grad, quiet
 from .value import Value, leaf
 from .walk import interior_nodes, propagate
 
@@ -49,7 +49,7 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     # The derivative graph is built with grad mode on (even inside no_grad) and quiet:
     # the derivative graph of log at 0, say, holds an inf on purpose, and backward stays
     # silent. In anomaly mode the contributions are checked instead of every op.
-    with _quiet():
+    with quiet():
         grads = propagate(order, {output: leaf(1.0)}, local=graph_local_grads, check=check)
     return [g if (g := grads.get(x)) is not None else leaf(0.0) for x in inputs]
 
@@ -212,3 +212,47 @@ def _table(rows: list[tuple[Any, ...]], eps: float) -> str:
         lines.append(f"{i:>5} {x:>12.6g} {a:>14.8g} {n:>14.8g} {err:>10.3g} {allowed:>10.3g}  "
                      f"{'yes' if ok else 'NO'}")
     return "\n".join(lines)
+
+
+class Step(NamedTuple):
+    """One node of a backward pass: ``node`` passes ``upstream`` to each of ``parents``,
+    ``local[i] * upstream`` (``contributions[i]``); ``before`` and ``after`` are each
+    parent's gradient around that addition.
+
+    Example:
+        >>> x = Value(3.0, label="x")
+        >>> (step,) = backward_trace(x * x)[0]
+        >>> step.upstream, step.local, step.contributions, step.after
+        (1.0, (3.0, 3.0), (3.0, 3.0), (3.0, 6.0))
+    """
+
+    node: Value
+    upstream: float
+    parents: tuple[Value, ...]
+    local: tuple[float, ...]
+    contributions: tuple[float, ...]
+    before: tuple[float, ...]
+    after: tuple[float, ...]
+
+
+def backward_order(root: Value) -> list[Value]:
+    """The nodes ``root.backward()`` visits, in its order (``root`` first); leaves, which
+    receive gradients but pass nothing on, are not listed."""
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_order needs a Value, got {type(root).__name__}")
+    return interior_nodes([root])
+
+
+def backward_trace(root: Value, grad: float = 1.0) -> tuple[list[Step], dict[Value, float]]:
+    """``root.backward(grad)`` step by step, on a private dict (the graph is not touched):
+    each node's :class:`Step`, and the final gradient of every node (from zero).
+
+    Example:
+        >>> a, b = Value(2.0, label="a"), Value(-1.0, label="b")
+        >>> steps, grads = backward_trace((a + b) * a)
+        >>> [s.node.op for s in steps], grads[a], grads[b], a.grad
+        (['mul', 'add'], 3.0, 2.0, 0.0)
+    """
+    steps: list[tuple] = []
+    grads = propagate(backward_order(root), {root: grad}, steps=steps)
+    return [Step(*step) for step in steps], grads

@@ -207,7 +207,7 @@ class detect_anomaly(_ModeSwitch):  # noqa: N801 - named like torch.autograd.det
     _set = ANOMALY
 
 
-class _quiet(_ModeSwitch):  # noqa: N801
+class quiet(_ModeSwitch):  # noqa: N801
     """Internal: the mode in which backward builds derivative graphs (``create_graph``).
 
     Recording on, warnings off, and no anomaly checks on each op: a rule may compute

@@ -1,18 +1,15 @@
 """The table of ops: one row per primitive, and the whole calculus of the engine.
 
 A row gives an op's forward function and its *local derivatives* side by side:
-``local(xp, out, *inputs, arg)`` returns ``d out / d input_i`` for each input, written
-against a backend ``xp`` so that one function serves three paths: floats (``xp`` =
-:data:`~chainrule.engine.kernels.FLOAT`, the first-order backward), Values (``xp`` =
-``functional.VALUES``, for ``create_graph``: the derivatives are graphs again) and numpy
-arrays (``xp`` = :data:`~chainrule.engine.arrays.ARRAYS`, the tape). So a rule uses
-``+ - *``, order comparisons, and ``xp``'s ``div pow exp log sigmoid sin cos sign where
-raw`` (``raw(x)`` is the number behind x, for ``==``, which is identity on Values).
+``local(xp, out, *inputs, arg)`` returns ``d out / d input_i`` for each input, against a
+backend ``xp``, so one function serves floats (``kernels.FLOAT``: first-order backward),
+Values (``functional.VALUES``: ``create_graph``) and numpy arrays (``arrays.ARRAYS``: the
+tape). So a rule uses ``+ - *``, comparisons, and ``xp``'s ``div pow exp log sigmoid sin
+cos sign where raw`` (``raw(x)``: the number behind x, for ``==``).
 
-Everything else is derived from the table: the ``Value`` methods, the tape's kernels,
-the pictures' replay, the command line's functions, nn's activations. Adding an op is one
-row here and one row in ``tests/test_engine_rules.py``, whose tests check every row
-against central differences: an op cannot ship without a gradient check.
+The ``Value`` methods, the tape's kernels, the pictures' replay, the command line's
+functions and nn's activations all come from this table. Adding an op is one row here and
+one in ``tests/test_engine_rules.py``, which checks every row against finite differences.
 """
 
 from __future__ import annotations
@@ -34,14 +31,12 @@ from .checks import alpha, bounds, constant
 class Rule:
     """A primitive op: how to compute it, its local derivatives, and its name on Value.
 
-    ``arity`` is 1 or 2, or 0 for an n-ary op (its inputs arrive as one sequence).
-    ``forward(*inputs)`` computes it on floats (``forward(*inputs, arg)`` when the op has
-    an argument: an alpha, clamp's bounds, the c of ``x ** c``), ``numpy(*inputs, arg,
-    out)`` on arrays. ``method`` is the Value attribute (the name by default; an operator
-    such as ``"__add__"`` gets its reflected twin too), ``param`` makes and checks the
-    op's argument from the method's arguments, ``doc`` and ``derivative`` are for people.
-    ``const``: local derivatives that are plain numbers (``+``, ``-``), stored without a
-    call; checked against ``local`` here, so they cannot drift from it.
+    ``arity``: 1, 2, or 0 for n-ary. ``forward(*inputs[, arg])`` on floats (``arg``: an
+    alpha, clamp's bounds, the c of ``x ** c``), ``numpy(*inputs, arg, out)`` on arrays.
+    ``method``: the Value attribute (default: the name; an operator such as ``"__add__"``
+    gets its reflected twin too); ``param`` makes and checks ``arg`` from the method's
+    arguments; ``doc`` and ``derivative`` are for people. ``const``: local derivatives that
+    are plain numbers, stored without a call (checked against ``local`` here).
 
     Example:
         >>> RULES["mul"].local(kernels.FLOAT, 6.0, 2.0, 3.0, None)
@@ -91,13 +86,10 @@ class Rule:
 # -- local derivatives that take more than a line --------------------------------------------
 
 def _pow_local(xp, out, a, b, arg):
-    # d/da a**b = b * a**(b-1); d/db a**b = a**b * log(a).
-    # 0**0 = 1 is flat in both directions (PyTorch's convention; JAX gives nan):
-    # at b == 0 the base derivative is 0, and the exponent derivative is 0 where
-    # a == 0 and b >= 0 (log(0) = -inf would otherwise give 0 * -inf = nan).
-    # b * a**(b-1) is already 0 at b == 0 unless a**(b-1) is inf or nan (a == 0, or
-    # a nan), so only those points are masked: elsewhere the create_graph path keeps
-    # its dependence on b (d2/da db a**b = 1/a at b == 0, not 0).
+    # d/da a**b = b a**(b-1), d/db a**b = a**b log a. 0**0 = 1 is flat both ways (as
+    # PyTorch; JAX gives nan). Only the points where these would be inf * 0 are masked
+    # (a == 0 or nan at b == 0; a == 0 with b >= 0), so elsewhere create_graph keeps the
+    # dependence on b: d2/da db a**b = 1/a at b == 0, not 0.
     ra, rb = xp.raw(a), xp.raw(b)
     d_base = xp.where((rb == 0.0) & ((ra == 0.0) | (ra != ra)), 0.0, b * xp.pow(a, b - 1.0))
     d_exp = xp.where((ra == 0.0) & (rb >= 0.0), 0.0, out * xp.log(a))
@@ -119,8 +111,7 @@ def _rpow_local(xp, out, x, c):
 
 
 def _max_local(xp, out, xs, arg):
-    # d/dx_i max(x) = 1 for the maximal input; ties share the gradient equally
-    # (as torch.amax), so the derivative stays a convex combination.
+    # 1 for the maximal input; ties share equally (as torch.amax): a convex combination.
     ro = xp.raw(out)
     hits = [xp.where(xp.raw(x) == ro, 1.0, 0.0) for x in xs]
     count = hits[0]
@@ -136,10 +127,9 @@ def _clamp_local(xp, out, x, bounds):
 
 
 def _elu_local(xp, out, x, alpha):
-    # For x < 0, d/dx alpha (e^x - 1) = alpha e^x (out + alpha is the same number in
-    # exact arithmetic, but cancels: 0 instead of 1.2e-48 at x = -111). At the kink the
-    # constant alpha: the slope from the left, with second derivative 0 (as PyTorch).
-    # At nan the gradient passes (1), as for relu and in PyTorch.
+    # alpha e^x below 0 (out + alpha is the same in exact arithmetic, but cancels: 0, not
+    # 1.2e-48, at -111); at the kink the constant alpha (second derivative 0, as PyTorch);
+    # at nan 1, as relu.
     return (xp.where(x < 0.0, alpha * xp.exp(x), xp.where(xp.raw(x) == 0.0, alpha, 1.0)),)
 
 
@@ -154,15 +144,13 @@ _ROWS = (
     Rule("mul", "*", 2, operator.mul, arrays.binary(np.multiply),
          lambda xp, out, a, b, arg: (b, a), "d(ab)/da = b, d(ab)/db = a",
          doc="``a * b``", method="__mul__"),
-    # d/db (a/b) = -a/b**2 = -(a/b)/b: reuse the output instead of squaring b.
-    Rule("div", "/", 2, kernels.div, arrays.binary(np.divide),
+    Rule("div", "/", 2, kernels.div, arrays.binary(np.divide),  # -a/b**2 is -(a/b)/b: -out/b
          lambda xp, out, a, b, arg: (xp.div(1.0, b), xp.div(-out, b)),
-         "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2",
-         doc="``a / b`` (IEEE: x/0 is +-inf, 0/0 is nan)", method="__truediv__"),
+         "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2", doc="``a / b`` (x/0 is +-inf, 0/0 is nan)",
+         method="__truediv__"),
     Rule("pow", "**", 2, kernels.pow, lambda a, b, arg, out: arrays.pow(a, b, out),
          _pow_local, "d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a",
-         doc="``a ** b`` with a Value exponent (nan for a negative base and a non-integer "
-             "exponent, never complex; 0 ** 0 = 1 with derivative 0 for both)",
+         doc="``a ** b``: nan, never complex, for a negative base and a fractional exponent",
          method="__pow__"),
     Rule("powc", "**", 1, kernels.pow, lambda x, c, out: arrays.pow(x, c, out),
          _powc_local, "d(x^c)/dx = c x^(c-1)", doc="``x ** c`` for a constant c",
@@ -173,22 +161,20 @@ _ROWS = (
     Rule("neg", "-", 1, operator.neg, arrays.unary(np.negative),
          lambda xp, out, x, arg: (-1.0,), "d(-x)/dx = -1", doc="``-x``",
          method="__neg__", const=(-1.0,)),
-    Rule("exp", "exp", 1, kernels.exp, arrays.unary(np.exp),
-         lambda xp, out, x, arg: (out,), "d exp(x)/dx = exp(x)",
-         doc="``e ** x`` (inf above about 709.78)"),
+    Rule("exp", "exp", 1, kernels.exp, arrays.unary(np.exp), lambda xp, out, x, arg: (out,),
+         "d exp(x)/dx = exp(x)", doc="``e ** x`` (inf above about 709.78)"),
     Rule("log", "log", 1, kernels.log, arrays.unary(np.log),
          lambda xp, out, x, arg: (xp.div(1.0, x),), "d log(x)/dx = 1/x",
          doc="natural logarithm: log(0) = -inf, log(x < 0) = nan"),
     Rule("sqrt", "sqrt", 1, kernels.sqrt, arrays.unary(np.sqrt),
          lambda xp, out, x, arg: (xp.div(0.5, out),), "d sqrt(x)/dx = 1/(2 sqrt(x))",
-         doc="square root: sqrt(x < 0) = nan, and the derivative at 0 is inf"),
+         doc="square root: sqrt(x < 0) = nan, sqrt'(0) = inf"),
     Rule("tanh", "tanh", 1, kernels.tanh, arrays.unary(np.tanh),
          lambda xp, out, x, arg: (1.0 - out * out,), "d tanh(x)/dx = 1 - tanh(x)^2",
          doc="hyperbolic tangent (saturates to +-1)"),
     Rule("sigmoid", "sigmoid", 1, kernels.sigmoid, arrays.sigmoid_into,
          lambda xp, out, x, arg: (out * (1.0 - out),),
-         "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))",
-         doc="logistic ``1/(1+e^-x)``, stable at +-1000"),
+         "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))", doc="``1/(1+e^-x)``, stable"),
     # nan passes the gradient through, as in PyTorch (nan <= 0 is False).
     Rule("relu", "relu", 1, kernels.relu, arrays.relu,
          lambda xp, out, x, arg: (xp.where(x <= 0.0, 0.0, 1.0),),
@@ -197,9 +183,8 @@ _ROWS = (
          lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, alpha),),
          "d leaky_relu(x)/dx = 1 if x > 0 else alpha (alpha at 0)",
          doc="``x`` if x > 0 else ``alpha * x``", param=alpha(0.01)),
-    Rule("elu", "elu", 1, kernels.elu, arrays.elu, _elu_local,
-         "d elu(x)/dx = 1 if x > 0 else alpha e^x",
-         doc="``x`` if x > 0 else ``alpha (e^x - 1)``", param=alpha(1.0)),
+    Rule("elu", "elu", 1, kernels.elu, arrays.elu, _elu_local, "d elu(x)/dx = 1 if x > 0 else "
+         "alpha e^x", doc="``x`` if x > 0 else ``alpha (e^x - 1)``", param=alpha(1.0)),
     Rule("softplus", "softplus", 1, kernels.softplus, arrays.softplus,
          lambda xp, out, x, arg: (xp.sigmoid(x),), "d softplus(x)/dx = sigmoid(x)",
          doc="``log(1 + e^x)``, without overflow"),
@@ -211,13 +196,11 @@ _ROWS = (
     Rule("cos", "cos", 1, kernels.cos, arrays.unary(np.cos),
          lambda xp, out, x, arg: (-xp.sin(x),), "d cos(x)/dx = -sin(x)", doc="cosine"),
     Rule("clamp", "clamp", 1, kernels.clamp, arrays.clamp, _clamp_local,
-         "d clamp(x, lo, hi)/dx = 1 on [lo, hi], else 0",
-         doc="``x`` limited to [lo, hi]", param=bounds),
+         "d clamp(x, lo, hi)/dx = 1 on [lo, hi], else 0", doc="x within [lo, hi]", param=bounds),
     Rule("sum", "sum", 0, kernels.fsum, arrays.reduce(np.add),
          lambda xp, out, xs, arg: (1.0,) * len(xs), "d(x1 + ... + xn)/dxi = 1",
-         doc="one node for ``t1 + t2 + ... + tn`` (fewer nodes than the builtin sum(), so "
-             "pictures stay small and backward is faster); correctly rounded (math.fsum), "
-             "and an empty sum is 0", const=(1.0,)),
+         doc="one node for ``t1 + ... + tn``, correctly rounded; an empty sum is 0",
+         const=(1.0,)),
     Rule("max", "max", 0, kernels.maximum_many, arrays.reduce(np.maximum), _max_local,
          "d max(x1..xn)/dxi = 1 for the largest (ties share equally), else 0",
          doc="the largest of the items (nan if any is nan)"),
@@ -229,7 +212,6 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in _ROWS}
 
 def _rule_named(name: str) -> Rule:
     """The row of :data:`RULES` called ``name`` (how a pickled node finds its rule)."""
-    try:
-        return RULES[name]
-    except KeyError:
-        raise ValueError(f"no rule named {name!r} in chainrule.engine.RULES") from None
+    if name not in RULES:
+        raise ValueError(f"no rule named {name!r} in chainrule.engine.RULES")
+    return RULES[name]

@@ -1,20 +1,18 @@
 """Backward: which nodes a gradient passes through, in which order, and the loop.
 
-``interior_nodes`` finds the nodes a root depends on, newest first. Creation order is
-topological (a node's inputs always exist before it), so the newest node has received
-every contribution before it passes its own gradient on. No recursion (a 1,000,000-node
-chain is fine), and a tampered graph is easy to catch: a cycle needs an input newer than
-the node that uses it.
+``interior_nodes`` finds the nodes a root depends on, newest first: creation order is
+topological (inputs exist before the nodes made from them), so each node has received
+every contribution before it passes its gradient on. No recursion, and a tampered graph
+is caught: a cycle needs an input newer than the node using it.
 
-``propagate`` is the loop: for each node, add ``local derivative * gradient`` into each
-input's gradient. Its parameters make it serve ``grad`` (floats in a dict), ``create_graph``
-(local derivatives rebuilt as Values, so gradients are graphs again), anomaly mode and the
-step-through. ``backward`` has the loop once more, specialised to floats in ``.grad``: on
-micrograd's demo step (``make bench``, mlp_step) the general loop was about 10% slower.
+``propagate`` is the loop (add ``local derivative * gradient`` into each input's
+gradient); its parameters make it serve ``grad``, ``create_graph``, anomaly mode and the
+step-through. ``backward`` has it once more, specialised to floats in ``.grad`` (the
+general loop made micrograd's demo step, ``make bench`` mlp_step, about 10% slower).
 
 A local derivative of exactly 0 is a *structural zero*: it passes nothing back, whatever
 comes from above (``x.relu().log()`` at x < 0 gives 0, not ``0 * inf = nan``). A node
-that received nothing has gradient 0 and passes back ``0 * d``: only the nan of 0 * inf.
+that received nothing has gradient 0, and passes back only the nan of ``0 * inf``.
 """
 
 from __future__ import annotations
@@ -22,10 +20,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from .modes import ANOMALY, backward_anomaly, get_mode
-from .value import _MANY, Value, describe, leaf
+from .value import MANY, Value, describe, leaf
 
 _isfinite = math.isfinite
 _by_creation = attrgetter("_seq")
@@ -36,33 +34,37 @@ def interior_nodes(roots: Sequence[Value], zero: bool = False) -> list[Value]:
     ``zero=True`` also sets each one's ``.grad`` to 0.0 (backward's start)."""
     epoch = object()  # marks the nodes this walk has reached
     order = []
-    for root in roots:
-        if root._a is not None and root._walk is not epoch:
-            root._walk = epoch
-            order.append(root)
-    last, shuffled = math.inf, False  # whether nodes were found out of newest-first order
+    append = order.append
+    for node in roots:
+        if node._a is not None and node._walk is not epoch:
+            node._walk = epoch
+            append(node)
+    # Every edge is checked: a tampered graph's cycle may close on a node already reached.
     for node in order:  # the list grows while it is walked: a breadth-first search
-        if zero:
-            node.grad = 0.0
         seq, a, b = node._seq, node._a, node._b
-        for parent in a if b is _MANY else (a,) if b is None else (a, b):
-            if parent._a is None:
-                continue  # a leaf: nothing to pass on
-            s = parent._seq
-            if s >= seq:  # every edge is checked: a cycle may close on a visited node
-                raise ValueError(f"cycle in the graph: {describe(parent)} is an input of "
-                                 f"{describe(node)} but was created after it (was the "
-                                 "graph edited?)")
-            if parent._walk is not epoch:
-                parent._walk = epoch
-                order.append(parent)
-                shuffled = shuffled or s > last
-                last = s
-    # A chain (an unrolled loop) is found newest first already: then there is nothing to
-    # sort, and the sort's key calls would be a tenth of backward.
-    if shuffled or len(roots) > 1:
-        order.sort(key=_by_creation, reverse=True)
+        if b is MANY:
+            for p in a:
+                if p._a is not None and (p._seq >= seq or p._walk is not epoch):
+                    _reach(p, node, epoch, append)
+            continue
+        if a._a is not None and (a._seq >= seq or a._walk is not epoch):
+            _reach(a, node, epoch, append)
+        if b is not None and b._a is not None and (b._seq >= seq or b._walk is not epoch):
+            _reach(b, node, epoch, append)
+    order.sort(key=_by_creation, reverse=True)
+    if zero:
+        for node in order:
+            node.grad = 0.0
     return order
+
+
+def _reach(parent: Value, node: Value, epoch: object, append: Any) -> None:
+    """The walk meets ``parent`` of ``node`` for the first time (or by a cycle)."""
+    if parent._seq >= node._seq:
+        raise ValueError(f"cycle in the graph: {describe(parent)} is an input of "
+                         f"{describe(node)} but was created after it (was the graph edited?)")
+    parent._walk = epoch
+    append(parent)
 
 
 def backward(root: Value, seed: float) -> None:
@@ -74,55 +76,37 @@ def backward(root: Value, seed: float) -> None:
     root.grad = seed
     if get_mode() & ANOMALY:
         for node, g in propagate(order, {root: seed}, check=True).items():
-            if node._a is None:
-                node.grad += g
-            else:
-                node.grad = g
+            node.grad = node.grad + g if node._a is None else g  # leaves accumulate
         return
     for node in order:  # propagate, specialised (see the module docstring)
-        g, a, b = node.grad, node._a, node._b
-        if b is _MANY:
+        g, b = node.grad, node._b
+        if b is MANY:
             ds = node._da
             if type(ds) is float:  # every input has the same local derivative
                 c = ds * g
-                for parent in a:
+                for parent in node._a:
                     parent.grad += c
             else:
-                for parent, d in zip(a, ds):
+                for parent, d in zip(node._a, ds):
                     if d:  # (true for nan)
                         parent.grad += d * g
             continue
         d = node._da
         if d:
-            a.grad += d * g
+            node._a.grad += d * g
         if b is not None:
             d = node._db
             if d:
                 b.grad += d * g
 
 
-class Step(NamedTuple):
-    """One node of a backward pass: ``node`` passes ``upstream`` to each of ``parents``."""
-
-    node: Value
-    upstream: float
-    parents: tuple[Value, ...]
-    local: tuple[float, ...]
-    contributions: tuple[float, ...]
-    before: tuple[float, ...]
-    after: tuple[float, ...]
-
-
 def propagate(order: list[Value], grads: dict[Value, Any], *, local: Any = None,
-              check: bool = False, steps: list[Step] | None = None) -> dict[Value, Any]:
-    """Carry the gradients in ``grads`` (the roots' seeds) back along ``order``, adding
-    ``d * g`` into ``grads[parent]``; return ``grads``.
-
-    ``local(node)`` gives a node's local derivatives: by default the floats saved at
-    forward time; ``create_graph`` passes Values built from the rules (then a zero that is
-    a Value keeps its graph while ``g`` is finite). ``check``: a non-finite contribution
-    raises ``FloatingPointError``. ``steps`` receives each node's :class:`Step`.
-    """
+              check: bool = False, steps: list | None = None) -> dict[Value, Any]:
+    """Carry ``grads`` (the roots' seeds) back along ``order``, adding ``d * g`` into
+    ``grads[parent]``. ``local(node)``: the node's local derivatives (default: the floats
+    saved at forward time; ``create_graph`` passes Values, and then a zero Value keeps its
+    graph while ``g`` is finite). ``check``: a non-finite contribution raises. ``steps``
+    receives ``(node, upstream, parents, local, contributions, before, after)`` per node."""
     for node in order:
         g = grads.get(node)
         parents = node.parents
@@ -145,21 +129,7 @@ def propagate(order: list[Value], grads: dict[Value, Any], *, local: Any = None,
                         grads.get(parent, 0.0)))
         if steps is not None:
             contributions, before, after = zip(*row) if row else ((), (), ())
-            steps.append(Step(node, 0.0 if g is None else g, parents, ds, contributions,
-                              before, after))
+            steps.append((node, 0.0 if g is None else g, parents, ds, contributions, before,
+                          after))
     return grads
 
-
-def backward_order(root: Value) -> list[Value]:
-    """The nodes ``root.backward()`` visits, in its order (``root`` first); leaves, which
-    receive gradients but pass nothing on, are not listed."""
-    if not isinstance(root, Value):
-        raise TypeError(f"backward_order needs a Value, got {type(root).__name__}")
-    return interior_nodes([root])
-
-
-def backward_trace(root: Value, grad: float = 1.0) -> tuple[list[Step], dict[Value, float]]:
-    """``root.backward(grad)`` step by step, on a private dict (the graph is not touched):
-    each node's :class:`Step`, and the final gradient of every node (from zero)."""
-    steps: list[Step] = []
-    return steps, propagate(backward_order(root), {root: grad}, steps=steps)
