@@ -10,20 +10,14 @@ differentiated again.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
-from .modes import _quiet, is_anomaly_enabled, no_grad
-from .value import (
-    Value,
-    _interior_nodes,
-    _leaf,
-    _parents,
-    _to_float,
-    as_values,
-    raise_anomaly,
-    value_local_grads,
-)
+from . import kernels
+from .checks import real
+from .modes import is_anomaly_enabled, no_grad, quiet
+from .value import Value, leaf
+from .walk import interior_nodes, propagate
 
 
 def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Value]:
@@ -44,66 +38,75 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
     inputs = as_values(inputs, "grad: inputs")
     if not isinstance(create_graph, bool):
         raise TypeError(f"grad: create_graph must be a bool, got {type(create_graph).__name__}")
-    if output._a is None and output._op is not None:
+    if output.is_leaf and output.rule is not None:
         raise RuntimeError(f"grad: the output ({output!r}) was computed under no_grad "
                            "and has no graph")
-    order = [] if output._a is None else _interior_nodes(output)
-    anomaly = is_anomaly_enabled()
-    if create_graph:
-        grads = _backward_values(output, order, anomaly)
-        return [g if (g := grads.get(x)) is not None else _leaf(0.0) for x in inputs]
-    grads = {output: 1.0}
-    get = grads.get
-    for node in order:
-        # A node reached only through structural zeros has gradient 0, and passes back
-        # 0 * d like backward's zeroed nodes (nan where d is inf or nan).
-        g = grads.get(node, 0.0)
-        for i, (parent, d) in enumerate(zip(_parents(node), node.local_grads)):
-            if not d:
-                continue  # a structural zero: nothing reaches this input
-            contribution = d * g
-            if anomaly and not math.isfinite(contribution):
-                raise_anomaly(node, i, parent, d, g, contribution)
-            grads[parent] = get(parent, 0.0) + contribution
-    return [Value(grads.get(x, 0.0)) for x in inputs]
+    order = interior_nodes([output])
+    check = is_anomaly_enabled()
+    if not create_graph:
+        grads = propagate(order, {output: 1.0}, check=check)
+        return [Value(grads.get(x, 0.0)) for x in inputs]
+    # The derivative graph is built with grad mode on (even inside no_grad) and quiet:
+    # the derivative graph of log at 0, say, holds an inf on purpose, and backward stays
+    # silent. In anomaly mode the contributions are checked instead of every op.
+    with quiet():
+        grads = propagate(order, {output: leaf(1.0)}, local=graph_local_grads, check=check)
+    return [g if (g := grads.get(x)) is not None else leaf(0.0) for x in inputs]
 
 
-def _backward_values(output: Value, order: list[Value], anomaly: bool) -> dict[Value, Value]:
-    # Built with grad mode on (even inside no_grad) and quiet: the derivative graph of
-    # log at 0, say, holds an inf on purpose, and backward stays silent. In anomaly
-    # mode the contributions are checked here rather than every op of the rules.
-    with _quiet():
-        grads: dict[Value, Value] = {output: _leaf(1.0)}
-        for node in order:
-            g = grads.get(node)
-            if g is None:
-                # Reached only through structural zeros: its gradient is the constant 0,
-                # and 0 * d passes back nothing but the nan of 0 * inf (as in grad).
-                for i, (parent, d) in enumerate(zip(_parents(node), node.local_grads)):
-                    if not math.isfinite(d):
-                        if anomaly:
-                            raise_anomaly(node, i, parent, d, 0.0, math.nan)
-                        acc = grads.get(parent)
-                        grads[parent] = _leaf(math.nan) if acc is None else acc + math.nan
-                continue
-            finite = math.isfinite(g.data)
-            for i, (parent, d) in enumerate(zip(_parents(node), value_local_grads(node))):
-                if type(d) is float:
-                    if d == 0.0:
-                        continue  # a structural zero: nothing reaches this input
-                    contribution = g if d == 1.0 else d * g
-                elif d.data == 0.0 and not finite:
-                    # A zero local derivative that is a Value (x * y at y = 0) keeps its
-                    # graph while g is finite (the second derivative needs it); against
-                    # an infinite g it is a structural zero like the float path's.
-                    continue
-                else:
-                    contribution = d * g
-                if anomaly and not math.isfinite(contribution.data):
-                    raise_anomaly(node, i, parent, d, g, contribution)
-                acc = grads.get(parent)
-                grads[parent] = contribution if acc is None else acc + contribution
-    return grads
+class _ValueBackend:
+    """The rules' backend for ``create_graph``: local derivatives built as Values. Rules
+    mix constants (floats) with Values, so each function accepts both."""
+
+    @staticmethod
+    def div(a: Any, b: Any) -> Any:
+        return a / b if type(a) is Value or type(b) is Value else kernels.div(a, b)
+
+    @staticmethod
+    def pow(a: Any, b: Any) -> Any:
+        return a ** b if type(a) is Value or type(b) is Value else kernels.pow(a, b)
+
+    @staticmethod
+    def raw(x: Any) -> Any:
+        return x.data if type(x) is Value else x
+
+    @staticmethod
+    def sign(x: Any) -> float:
+        return kernels.sign(x.data if type(x) is Value else x)
+
+    where = staticmethod(kernels.where)
+
+
+for _name in ("exp", "log", "sigmoid", "sin", "cos"):  # a Value's method, or the kernel
+    setattr(_ValueBackend, _name, staticmethod(
+        lambda x, _name=_name: getattr(x, _name)() if type(x) is Value
+        else getattr(kernels, _name)(x)))
+
+VALUES = _ValueBackend()
+"""The Value backend of the rules (``create_graph``)."""
+
+
+def graph_local_grads(node: Value) -> tuple:
+    """``node``'s local derivatives as Values built from its parents (``create_graph``)."""
+    rule = node.rule
+    if rule.arity == 0:
+        return tuple(rule.local(VALUES, node, node.parents, node.arg))
+    return rule.local(VALUES, node, *node.parents, node.arg)
+
+
+def as_values(items: Sequence[Any], what: str) -> tuple[Value, ...]:
+    """Validate a sequence of Values (a set is refused: its order is arbitrary)."""
+    if isinstance(items, (set, frozenset)):
+        raise TypeError(f"{what} must be an ordered sequence, got a set")
+    if isinstance(items, Value):
+        items = (items,)
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise TypeError(f"{what} must be a sequence of Values, got {type(items).__name__}")
+    out = tuple(items)
+    for i, item in enumerate(out):
+        if not isinstance(item, Value):
+            raise TypeError(f"{what}[{i}] is {type(item).__name__}, not a Value")
+    return out
 
 
 def hessian(fn: Callable[..., Value], inputs: Sequence[float]) -> list[list[float]]:
@@ -148,7 +151,7 @@ def gradcheck(
         True
     """
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        number = _to_float(value, f"gradcheck {name}")
+        number = real(value, f"gradcheck {name}")
         if not math.isfinite(number) or number < 0 or (name == "eps" and number == 0):
             raise ValueError(f"gradcheck: {name} must be a finite number > 0, got {value!r}")
     xs = _input_values(inputs, "gradcheck")
@@ -176,7 +179,7 @@ def _input_values(inputs: Sequence[float], what: str) -> list[Value]:
         raise ValueError(f"{what}: inputs is empty")
     xs = []
     for i, x in enumerate(inputs):
-        number = _to_float(x, f"{what}: inputs[{i}]")
+        number = real(x, f"{what}: inputs[{i}]")
         if not math.isfinite(number):
             raise ValueError(f"{what}: inputs[{i}] must be finite, got {number!r}")
         xs.append(Value(number, label=f"x{i}"))
@@ -209,3 +212,47 @@ def _table(rows: list[tuple[Any, ...]], eps: float) -> str:
         lines.append(f"{i:>5} {x:>12.6g} {a:>14.8g} {n:>14.8g} {err:>10.3g} {allowed:>10.3g}  "
                      f"{'yes' if ok else 'NO'}")
     return "\n".join(lines)
+
+
+class Step(NamedTuple):
+    """One node of a backward pass: ``node`` passes ``upstream`` to each of ``parents``,
+    ``local[i] * upstream`` (``contributions[i]``); ``before`` and ``after`` are each
+    parent's gradient around that addition.
+
+    Example:
+        >>> x = Value(3.0, label="x")
+        >>> (step,) = backward_trace(x * x)[0]
+        >>> step.upstream, step.local, step.contributions, step.after
+        (1.0, (3.0, 3.0), (3.0, 3.0), (3.0, 6.0))
+    """
+
+    node: Value
+    upstream: float
+    parents: tuple[Value, ...]
+    local: tuple[float, ...]
+    contributions: tuple[float, ...]
+    before: tuple[float, ...]
+    after: tuple[float, ...]
+
+
+def backward_order(root: Value) -> list[Value]:
+    """The nodes ``root.backward()`` visits, in its order (``root`` first); leaves, which
+    receive gradients but pass nothing on, are not listed."""
+    if not isinstance(root, Value):
+        raise TypeError(f"backward_order needs a Value, got {type(root).__name__}")
+    return interior_nodes([root])
+
+
+def backward_trace(root: Value, grad: float = 1.0) -> tuple[list[Step], dict[Value, float]]:
+    """``root.backward(grad)`` step by step, on a private dict (the graph is not touched):
+    each node's :class:`Step`, and the final gradient of every node (from zero).
+
+    Example:
+        >>> a, b = Value(2.0, label="a"), Value(-1.0, label="b")
+        >>> steps, grads = backward_trace((a + b) * a)
+        >>> [s.node.op for s in steps], grads[a], grads[b], a.grad
+        (['mul', 'add'], 3.0, 2.0, 0.0)
+    """
+    steps: list[tuple] = []
+    grads = propagate(backward_order(root), {root: grad}, steps=steps)
+    return [Step(*step) for step in steps], grads

@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import os
+import sys
+import warnings
+from collections.abc import Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -36,6 +41,40 @@ def _restore(tokens: tuple[Any, Any]) -> None:
     mode_token, recording_token = tokens
     _RECORDING.reset(recording_token)
     _MODE.reset(mode_token)
+
+
+_ENGINE = os.path.dirname(os.path.abspath(__file__))
+
+
+def nonfinite(op: str, out: float, inputs: Sequence[Any]) -> None:
+    """An op gave inf or nan: raise ``FloatingPointError`` in anomaly mode; otherwise, if
+    the inputs were finite, warn once (``RuntimeWarning``, at the user's line)."""
+    mode = _MODE.get()
+    finite_in = all(math.isfinite(x.data) for x in inputs)
+    if mode & ANOMALY:
+        involved = ", ".join(f"{x.label or x.op or 'leaf'}={x.data!r}" for x in inputs)
+        raise FloatingPointError(f"{op} produced {out!r} from "
+                                 f"{'finite' if finite_in else 'non-finite'} input ({involved})")
+    if finite_in and not mode & QUIET:
+        level, frame = 1, sys._getframe(0)
+        while frame is not None and frame.f_code.co_filename.startswith(_ENGINE):
+            level, frame = level + 1, frame.f_back
+        warnings.warn(f"chainrule: {op} produced {out!r} from finite inputs", RuntimeWarning,
+                      stacklevel=level)
+
+
+def backward_anomaly(node: Any, i: int, parent: Any, d: Any, g: Any, c: Any) -> None:
+    """Anomaly mode's FloatingPointError for a non-finite gradient contribution ``c =
+    d * g`` from ``node`` to its input ``i`` (numbers or Values)."""
+    def num(x: Any) -> Any:
+        return getattr(x, "data", x)
+
+    def name(v: Any) -> str:
+        return f"{v.label or v.op or 'leaf'}={v.data!r}"
+
+    raise FloatingPointError(
+        f"backward of {node.op} ({name(node)}) gave {num(c)!r} for its input {i} "
+        f"({name(parent)}): local derivative {num(d)!r} times upstream gradient {num(g)!r}")
 
 
 def is_grad_enabled() -> bool:
@@ -168,7 +207,7 @@ class detect_anomaly(_ModeSwitch):  # noqa: N801 - named like torch.autograd.det
     _set = ANOMALY
 
 
-class _quiet(_ModeSwitch):  # noqa: N801
+class quiet(_ModeSwitch):  # noqa: N801
     """Internal: the mode in which backward builds derivative graphs (``create_graph``).
 
     Recording on, warnings off, and no anomaly checks on each op: a rule may compute

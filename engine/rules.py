@@ -1,93 +1,95 @@
-"""The derivative rules: one row per primitive op, and nothing else.
+"""The table of ops: one row per primitive, and the whole calculus of the engine.
 
-A rule gives the *local derivatives* of an op's output with respect to each input,
-``d out / d input_i``, as a function ``local(xp, out, *inputs, arg)`` written against a
-small backend ``xp``. The same function serves three paths:
+A row gives an op's forward function and its *local derivatives* side by side:
+``local(xp, out, *inputs, arg)`` returns ``d out / d input_i`` for each input, against a
+backend ``xp``, so one function serves floats (``kernels.FLOAT``: first-order backward),
+Values (``functional.VALUES``: ``create_graph``) and numpy arrays (``arrays.ARRAYS``: the
+tape). So a rule uses ``+ - *``, comparisons, and ``xp``'s ``div pow exp log sigmoid sin
+cos sign where raw`` (``raw(x)``: the number behind x, for ``==``).
 
-* floats (``xp`` = :data:`chainrule.engine.kernels.FLOAT`): the fast first-order
-  backward; inputs and ``out`` are Python floats;
-* Values (``xp`` = the Value backend): ``create_graph=True``; inputs and ``out`` are the
-  graph's own nodes, so the local derivatives are themselves differentiable;
-* numpy arrays (``xp`` = the numpy backend of the tape): batched replay.
-
-So a rule uses only arithmetic operators (``+ - *``, safe on all three), order
-comparisons (``<``, ``<=``, ``>``, ``>=``: a Value compares its number), and the
-backend's ``div pow exp log sigmoid sin cos sign where raw``. ``xp.raw(x)`` is the plain
-number (or array) behind ``x``, needed for ``==`` (which is identity on Values);
-``xp.where`` picks between branches; ``xp.sign`` and the conditions are constants (their
-derivative is zero almost everywhere), so higher-order derivatives stay correct.
-
-A row whose local derivatives are plain numbers (``+``, ``-``, negation, ``sum``) also
-states them as ``const``, checked against ``local`` when the row is made; the float path
-stores them without a call (a call is about a fifth of building a node).
-
-The forward functions live with each backend (``kernels`` for floats, the tape's
-numpy kernels), because a float and an array want different code; the *calculus*
-lives only here. The test-suite iterates over :data:`RULES` and checks each row
-against central differences, so a new op cannot ship without a gradient check.
+The ``Value`` methods, the tape's kernels, the pictures' replay, the command line's
+functions and nn's activations all come from this table. Adding an op is one row here and
+one in ``tests/test_engine_rules.py``, which checks every row against finite differences.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import math
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import arrays, kernels
+from .checks import alpha, bounds, constant
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A primitive op and its local derivatives.
+    """A primitive op: how to compute it, its local derivatives, and its name on Value.
 
-    ``arity`` is 1 or 2, or 0 for an n-ary op whose inputs arrive as one tuple.
-    ``local(xp, out, *inputs, arg)`` returns one local derivative per input.
-    ``derivative`` states the rule for people (docs, pictures, reprs).
-    ``const``, for an op whose local derivatives are numbers that depend on nothing
-    (``+``, ``-``, ``sum``), is what ``local`` returns (for an n-ary op: the one number
-    every input gets); the float path stores it without calling ``local``. It is
-    checked against ``local`` when the rule is made, so it cannot drift from it: a rule
-    made from one of these with another ``local`` (``dataclasses.replace``) must pass
-    ``const=None`` too.
+    ``arity``: 1, 2, or 0 for n-ary. ``forward(*inputs[, arg])`` on floats (``arg``: an
+    alpha, clamp's bounds, the c of ``x ** c``), ``numpy(*inputs, arg, out)`` on arrays.
+    ``method``: the Value attribute (default: the name; an operator such as ``"__add__"``
+    gets its reflected twin too); ``param`` makes and checks ``arg`` from the method's
+    arguments; ``doc`` and ``derivative`` are for people. ``const``: local derivatives that
+    are plain numbers, stored without a call (checked against ``local`` here).
+
+    Example:
+        >>> RULES["mul"].local(kernels.FLOAT, 6.0, 2.0, 3.0, None)
+        (3.0, 2.0)
     """
 
     name: str
     symbol: str
     arity: int
-    local: Callable
+    forward: Callable[..., float]
+    numpy: Callable[..., None]
+    local: Callable[..., tuple]
     derivative: str
+    doc: str = ""
+    method: str = ""
+    param: Callable[..., Any] | None = None
     const: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.const is None:
-            return
-        from .kernels import FLOAT  # kernels imports nothing from here; no cycle
+        object.__setattr__(self, "method", self.method or self.name)
+        inputs = ((1.0, 2.0, 3.0),) if self.arity == 0 else (1.5, -2.0)[: self.arity]
+        if self.const is not None and (
+                tuple(self.local(kernels.FLOAT, 0.5, *inputs, None))
+                != self.const * (3 if self.arity == 0 else 1)):
+            raise ValueError(f"rule {self.name!r}: const={self.const!r} disagrees with local")
 
-        # Constants do not depend on the point: any finite one will do.
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The method's arguments and their defaults (``{"alpha": 0.01}``)."""
+        if self.param is None or self.method.startswith("__"):
+            return {}
+        return {k: p.default for k, p in inspect.signature(self.param).parameters.items()}
+
+    def evaluate(self, inputs: Sequence[float], arg: Any = None) -> float:
+        """The forward function on the numbers ``inputs`` (and the op's ``arg``)."""
         if self.arity == 0:
-            got = tuple(self.local(FLOAT, 6.0, (1.0, 2.0, 3.0), None))
-            expected = self.const * 3
-        else:
-            got = tuple(self.local(FLOAT, 0.5, *(1.5, -2.0)[: self.arity], None))
-            expected = self.const
-        if got != expected or not all(type(d) is float for d in self.const):
-            raise ValueError(f"rule {self.name!r}: const={self.const!r} disagrees with "
-                             f"local, which gives {got!r}")
+            return self.forward(list(inputs))
+        return self.forward(*inputs) if self.param is None else self.forward(*inputs, arg)
 
     def __repr__(self) -> str:
         return f"Rule({self.name!r}: {self.derivative})"
 
     def __reduce__(self) -> tuple:
-        # Pickled (and deep-copied) by name: the table's row is the rule, and its
-        # lambdas cannot be pickled anyway.
-        return (_rule_named, (self.name,))
+        return (_rule_named, (self.name,))  # pickled by name: the table's row is the rule
 
+
+# -- local derivatives that take more than a line --------------------------------------------
 
 def _pow_local(xp, out, a, b, arg):
-    # d/da a**b = b * a**(b-1); d/db a**b = a**b * log(a).
-    # 0**0 = 1 is flat in both directions (PyTorch's convention; JAX gives nan):
-    # at b == 0 the base derivative is 0, and the exponent derivative is 0 where
-    # a == 0 and b >= 0 (log(0) = -inf would otherwise give 0 * -inf = nan).
-    # b * a**(b-1) is already 0 at b == 0 unless a**(b-1) is inf or nan (a == 0, or
-    # a nan), so only those points are masked: elsewhere the create_graph path keeps
-    # its dependence on b (d2/da db a**b = 1/a at b == 0, not 0).
+    # d/da a**b = b a**(b-1), d/db a**b = a**b log a. 0**0 = 1 is flat both ways (as
+    # PyTorch; JAX gives nan). Only the points where these would be inf * 0 are masked
+    # (a == 0 or nan at b == 0; a == 0 with b >= 0), so elsewhere create_graph keeps the
+    # dependence on b: d2/da db a**b = 1/a at b == 0, not 0.
     ra, rb = xp.raw(a), xp.raw(b)
     d_base = xp.where((rb == 0.0) & ((ra == 0.0) | (ra != ra)), 0.0, b * xp.pow(a, b - 1.0))
     d_exp = xp.where((ra == 0.0) & (rb >= 0.0), 0.0, out * xp.log(a))
@@ -109,8 +111,7 @@ def _rpow_local(xp, out, x, c):
 
 
 def _max_local(xp, out, xs, arg):
-    # d/dx_i max(x) = 1 for the maximal input; ties share the gradient equally
-    # (as torch.amax), so the derivative stays a convex combination.
+    # 1 for the maximal input; ties share equally (as torch.amax): a convex combination.
     ro = xp.raw(out)
     hits = [xp.where(xp.raw(x) == ro, 1.0, 0.0) for x in xs]
     count = hits[0]
@@ -125,55 +126,84 @@ def _clamp_local(xp, out, x, bounds):
     return (xp.where((x >= lo) & (x <= hi), 1.0, 0.0),)
 
 
+def _elu_local(xp, out, x, alpha):
+    # alpha e^x below 0 (out + alpha is the same in exact arithmetic, but cancels: 0, not
+    # 1.2e-48, at -111); at the kink the constant alpha (second derivative 0, as PyTorch);
+    # at nan 1, as relu.
+    return (xp.where(x < 0.0, alpha * xp.exp(x), xp.where(xp.raw(x) == 0.0, alpha, 1.0)),)
+
+
 _ROWS = (
-    # name, symbol, arity, local(xp, out, *inputs, arg), the rule for people[, const]
-    Rule("add", "+", 2, lambda xp, out, a, b, arg: (1.0, 1.0),
-         "d(a+b)/da = 1, d(a+b)/db = 1", const=(1.0, 1.0)),
-    Rule("sub", "-", 2, lambda xp, out, a, b, arg: (1.0, -1.0),
-         "d(a-b)/da = 1, d(a-b)/db = -1", const=(1.0, -1.0)),
-    Rule("mul", "*", 2, lambda xp, out, a, b, arg: (b, a),
-         "d(ab)/da = b, d(ab)/db = a"),
-    # d/db (a/b) = -a/b**2 = -(a/b)/b: reuse the output instead of squaring b.
-    Rule("div", "/", 2, lambda xp, out, a, b, arg: (xp.div(1.0, b), xp.div(-out, b)),
-         "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"),
-    Rule("pow", "**", 2, _pow_local,
-         "d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a"),
-    Rule("powc", "**", 1, _powc_local, "d(x^c)/dx = c x^(c-1)"),
-    Rule("rpow", "**", 1, _rpow_local, "d(c^x)/dx = c^x log c"),
-    Rule("neg", "-", 1, lambda xp, out, x, arg: (-1.0,), "d(-x)/dx = -1", const=(-1.0,)),
-    Rule("exp", "exp", 1, lambda xp, out, x, arg: (out,), "d exp(x)/dx = exp(x)"),
-    Rule("log", "log", 1, lambda xp, out, x, arg: (xp.div(1.0, x),), "d log(x)/dx = 1/x"),
-    Rule("sqrt", "sqrt", 1, lambda xp, out, x, arg: (xp.div(0.5, out),),
-         "d sqrt(x)/dx = 1/(2 sqrt(x))"),
-    Rule("tanh", "tanh", 1, lambda xp, out, x, arg: (1.0 - out * out,),
-         "d tanh(x)/dx = 1 - tanh(x)^2"),
-    Rule("sigmoid", "sigmoid", 1, lambda xp, out, x, arg: (out * (1.0 - out),),
-         "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))"),
+    # name, symbol, arity, float forward, numpy kernel, local derivatives, in words
+    Rule("add", "+", 2, operator.add, arrays.binary(np.add),
+         lambda xp, out, a, b, arg: (1.0, 1.0), "d(a+b)/da = 1, d(a+b)/db = 1",
+         doc="``a + b``", method="__add__", const=(1.0, 1.0)),
+    Rule("sub", "-", 2, operator.sub, arrays.binary(np.subtract),
+         lambda xp, out, a, b, arg: (1.0, -1.0), "d(a-b)/da = 1, d(a-b)/db = -1",
+         doc="``a - b``", method="__sub__", const=(1.0, -1.0)),
+    Rule("mul", "*", 2, operator.mul, arrays.binary(np.multiply),
+         lambda xp, out, a, b, arg: (b, a), "d(ab)/da = b, d(ab)/db = a",
+         doc="``a * b``", method="__mul__"),
+    Rule("div", "/", 2, kernels.div, arrays.binary(np.divide),  # -a/b**2 is -(a/b)/b: -out/b
+         lambda xp, out, a, b, arg: (xp.div(1.0, b), xp.div(-out, b)),
+         "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2", doc="``a / b`` (x/0 is +-inf, 0/0 is nan)",
+         method="__truediv__"),
+    Rule("pow", "**", 2, kernels.pow, lambda a, b, arg, out: arrays.pow(a, b, out),
+         _pow_local, "d(a^b)/da = b a^(b-1), d(a^b)/db = a^b log a",
+         doc="``a ** b``: nan, never complex, for a negative base and a fractional exponent",
+         method="__pow__"),
+    Rule("powc", "**", 1, kernels.pow, lambda x, c, out: arrays.pow(x, c, out),
+         _powc_local, "d(x^c)/dx = c x^(c-1)", doc="``x ** c`` for a constant c",
+         method="__pow__", param=constant("exponent")),
+    Rule("rpow", "**", 1, lambda x, c: kernels.pow(c, x), lambda x, c, out: arrays.pow(c, x, out),
+         _rpow_local, "d(c^x)/dx = c^x log c", doc="``c ** x`` for a constant c",
+         method="__rpow__", param=constant("base")),
+    Rule("neg", "-", 1, operator.neg, arrays.unary(np.negative),
+         lambda xp, out, x, arg: (-1.0,), "d(-x)/dx = -1", doc="``-x``",
+         method="__neg__", const=(-1.0,)),
+    Rule("exp", "exp", 1, kernels.exp, arrays.unary(np.exp), lambda xp, out, x, arg: (out,),
+         "d exp(x)/dx = exp(x)", doc="``e ** x`` (inf above about 709.78)"),
+    Rule("log", "log", 1, kernels.log, arrays.unary(np.log),
+         lambda xp, out, x, arg: (xp.div(1.0, x),), "d log(x)/dx = 1/x",
+         doc="natural logarithm: log(0) = -inf, log(x < 0) = nan"),
+    Rule("sqrt", "sqrt", 1, kernels.sqrt, arrays.unary(np.sqrt),
+         lambda xp, out, x, arg: (xp.div(0.5, out),), "d sqrt(x)/dx = 1/(2 sqrt(x))",
+         doc="square root: sqrt(x < 0) = nan, sqrt'(0) = inf"),
+    Rule("tanh", "tanh", 1, kernels.tanh, arrays.unary(np.tanh),
+         lambda xp, out, x, arg: (1.0 - out * out,), "d tanh(x)/dx = 1 - tanh(x)^2",
+         doc="hyperbolic tangent (saturates to +-1)"),
+    Rule("sigmoid", "sigmoid", 1, kernels.sigmoid, arrays.sigmoid_into,
+         lambda xp, out, x, arg: (out * (1.0 - out),),
+         "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))", doc="``1/(1+e^-x)``, stable"),
     # nan passes the gradient through, as in PyTorch (nan <= 0 is False).
-    Rule("relu", "relu", 1, lambda xp, out, x, arg: (xp.where(x <= 0.0, 0.0, 1.0),),
-         "d relu(x)/dx = 1 if x > 0 else 0 (0 at 0)"),
-    Rule("leaky_relu", "leaky_relu", 1,
+    Rule("relu", "relu", 1, kernels.relu, arrays.relu,
+         lambda xp, out, x, arg: (xp.where(x <= 0.0, 0.0, 1.0),),
+         "d relu(x)/dx = 1 if x > 0 else 0 (0 at 0)", doc="``max(x, 0)``"),
+    Rule("leaky_relu", "leaky_relu", 1, kernels.leaky_relu, arrays.leaky_relu,
          lambda xp, out, x, alpha: (xp.where(x > 0.0, 1.0, alpha),),
-         "d leaky_relu(x)/dx = 1 if x > 0 else alpha (alpha at 0)"),
-    # For x < 0, d/dx alpha (e^x - 1) = alpha e^x (out + alpha is the same number in
-    # exact arithmetic, but cancels: 0 instead of 1.2e-48 at x = -111). At the kink the
-    # constant alpha: the slope from the left, with second derivative 0 (as PyTorch).
-    # At nan the gradient passes (1), as for relu and in PyTorch.
-    Rule("elu", "elu", 1,
-         lambda xp, out, x, alpha: (xp.where(x < 0.0, alpha * xp.exp(x),
-                                             xp.where(xp.raw(x) == 0.0, alpha, 1.0)),),
-         "d elu(x)/dx = 1 if x > 0 else alpha e^x"),
-    Rule("softplus", "softplus", 1, lambda xp, out, x, arg: (xp.sigmoid(x),),
-         "d softplus(x)/dx = sigmoid(x)"),
-    Rule("abs", "abs", 1, lambda xp, out, x, arg: (xp.sign(x),),
-         "d|x|/dx = sign(x) (0 at 0 and at nan)"),
-    Rule("sin", "sin", 1, lambda xp, out, x, arg: (xp.cos(x),), "d sin(x)/dx = cos(x)"),
-    Rule("cos", "cos", 1, lambda xp, out, x, arg: (-xp.sin(x),), "d cos(x)/dx = -sin(x)"),
-    Rule("clamp", "clamp", 1, _clamp_local, "d clamp(x, lo, hi)/dx = 1 on [lo, hi], else 0"),
-    Rule("sum", "sum", 0, lambda xp, out, xs, arg: (1.0,) * len(xs),
-         "d(x1 + ... + xn)/dxi = 1", const=(1.0,)),
-    Rule("max", "max", 0, _max_local,
-         "d max(x1..xn)/dxi = 1 for the largest (ties share equally), else 0"),
+         "d leaky_relu(x)/dx = 1 if x > 0 else alpha (alpha at 0)",
+         doc="``x`` if x > 0 else ``alpha * x``", param=alpha(0.01)),
+    Rule("elu", "elu", 1, kernels.elu, arrays.elu, _elu_local, "d elu(x)/dx = 1 if x > 0 else "
+         "alpha e^x", doc="``x`` if x > 0 else ``alpha (e^x - 1)``", param=alpha(1.0)),
+    Rule("softplus", "softplus", 1, kernels.softplus, arrays.softplus,
+         lambda xp, out, x, arg: (xp.sigmoid(x),), "d softplus(x)/dx = sigmoid(x)",
+         doc="``log(1 + e^x)``, without overflow"),
+    Rule("abs", "abs", 1, math.fabs, arrays.unary(np.abs),
+         lambda xp, out, x, arg: (xp.sign(x),), "d|x|/dx = sign(x) (0 at 0 and at nan)",
+         doc="``|x|`` (the derivative at 0 is 0, as PyTorch; JAX uses 1)", method="__abs__"),
+    Rule("sin", "sin", 1, kernels.sin, arrays.unary(np.sin),
+         lambda xp, out, x, arg: (xp.cos(x),), "d sin(x)/dx = cos(x)", doc="sine"),
+    Rule("cos", "cos", 1, kernels.cos, arrays.unary(np.cos),
+         lambda xp, out, x, arg: (-xp.sin(x),), "d cos(x)/dx = -sin(x)", doc="cosine"),
+    Rule("clamp", "clamp", 1, kernels.clamp, arrays.clamp, _clamp_local,
+         "d clamp(x, lo, hi)/dx = 1 on [lo, hi], else 0", doc="x within [lo, hi]", param=bounds),
+    Rule("sum", "sum", 0, kernels.fsum, arrays.reduce(np.add),
+         lambda xp, out, xs, arg: (1.0,) * len(xs), "d(x1 + ... + xn)/dxi = 1",
+         doc="one node for ``t1 + ... + tn``, correctly rounded; an empty sum is 0",
+         const=(1.0,)),
+    Rule("max", "max", 0, kernels.maximum_many, arrays.reduce(np.maximum), _max_local,
+         "d max(x1..xn)/dxi = 1 for the largest (ties share equally), else 0",
+         doc="the largest of the items (nan if any is nan)"),
 )
 
 RULES: dict[str, Rule] = {rule.name: rule for rule in _ROWS}
@@ -182,7 +212,6 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in _ROWS}
 
 def _rule_named(name: str) -> Rule:
     """The row of :data:`RULES` called ``name`` (how a pickled node finds its rule)."""
-    try:
-        return RULES[name]
-    except KeyError:
-        raise ValueError(f"no rule named {name!r} in chainrule.engine.RULES") from None
+    if name not in RULES:
+        raise ValueError(f"no rule named {name!r} in chainrule.engine.RULES")
+    return RULES[name]

@@ -5,8 +5,10 @@
         --hypothesis-seed=12345 -o addopts=""
 """
 
+import dataclasses
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -15,3 +17,20 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None,
 settings.register_profile("deep", max_examples=50_000, deadline=None,
                           suppress_health_check=_SLOW_OK)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def swap_rule():
+    """Replace a row of the rule table for one test (``swap_rule("tanh", local=...)``);
+    the original row is registered again afterwards."""
+    from chainrule.engine import RULES, register
+
+    saved = {}
+
+    def swap(name, **changes):
+        saved.setdefault(name, RULES[name])
+        return register(dataclasses.replace(RULES[name], **changes))
+
+    yield swap
+    for rule in saved.values():
+        register(rule)

@@ -322,17 +322,12 @@ def test_the_programs_cover_every_rule():
     assert set(NAMES) == set(RULES)
 
 
-def test_the_harness_catches_a_wrong_rule(monkeypatch):
+def test_the_harness_catches_a_wrong_rule(swap_rule):
     """A deliberately wrong derivative (tanh' = 1 - t instead of 1 - t^2) fails against
     PyTorch. (The engine's own paths all use the wrong row alike, so they agree with each
     other: an oracle outside the rule table is what catches a wrong rule.)"""
     torch = pytest.importorskip("torch")
-    import dataclasses
-
-    from chainrule.engine import value as value_module
-
-    wrong = dataclasses.replace(RULES["tanh"], local=lambda xp, out, x, arg: (1.0 - out,))
-    monkeypatch.setattr(value_module, "_TANH", wrong)
+    swap_rule("tanh", local=lambda xp, out, x, arg: (1.0 - out,))
     program = Program(1, (Step("tanh", (("n", 0),)),))
     check_engine_paths(program, [0.7], [[0.1], [-0.2]])  # consistent with itself
     with pytest.raises(AssertionError, match="d/dx0"):

@@ -107,12 +107,9 @@ def test_backward_twice_doubles_leaves_but_not_interior_nodes():
     assert (a.grad, b.grad, c.grad, d.grad, e.grad) == (2.0, 2.0, 1.0, 10.0, 1.0)
 
 
-def test_backward_recognises_reached_nodes_by_a_fresh_zero():
-    """backward gives each interior node it reaches a 0.0 float object made for that
-    call, and recognises reached nodes by identity. That needs float() to return a new
-    object on every call (CPython has no float cache); a stale interior gradient that
-    equals 0.0 must not look reached, and gradients still start from +0.0."""
-    assert float(0) is not float(0)
+def test_backward_marks_the_nodes_each_walk_reaches():
+    """Each walk marks the nodes it reaches with a mark of its own: an interior gradient
+    left at 0.0 by an earlier call must not look reached, and gradients start from +0.0."""
     x = Value(2.0)
     h = x * 3.0
     y = h * h + h  # dy/dh = 2h + 1 = 13
@@ -353,40 +350,13 @@ def test_a_node_that_is_its_own_input_is_a_cycle():
         b.backward()
 
 
-def test_zero_grad_terminates_on_a_tampered_cycle():
+def test_zero_grad_refuses_a_tampered_cycle_like_backward():
     a = Value(1.0)
     b = a + 1.0
     c = b * 2.0
     b._a = c
-    c.zero_grad()  # must not loop forever
-    assert c.grad == 0.0
-
-
-# -- the hot ops written out ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("grad_mode", [True, False])
-def test_written_out_ops_build_the_same_nodes_as_the_generic_helpers(grad_mode):
-    """``+``, ``*`` and relu build their node inline (speed); every slot must equal
-    what the generic ``_node2`` / ``_node1`` build, with grad mode on and off."""
-    from chainrule.engine import enable_grad, kernels
-    from chainrule.engine import value as vm
-
-    missing = object()
-    a, b = Value(1.5), Value(-2.0)
-    cases = [
-        (lambda: a + b, lambda: vm._node2(vm._ADD, a, b, a.data + b.data)),
-        (lambda: a * b, lambda: vm._node2(vm._MUL, a, b, a.data * b.data)),
-    ]
-    cases += [(x.relu, lambda x=x: vm._node1(vm._RELU, x, kernels.relu(x.data), None))
-              for x in (a, b, Value(math.nan), Value(0.0))]
-    with enable_grad() if grad_mode else no_grad():
-        for inline, generic in cases:
-            x, y = inline(), generic()
-            for slot in Value.__slots__:
-                if slot != "_seq":
-                    u, v = getattr(x, slot, missing), getattr(y, slot, missing)
-                    assert u is v or u == v or (u != u and v != v), (slot, u, v)
+    with pytest.raises(ValueError, match="cycle in the graph"):  # (and never loops)
+        c.zero_grad()
 
 
 # -- saved values (BAD_INPUTS 11) ------------------------------------------------------------------

@@ -258,7 +258,7 @@ def test_the_recording_flag_always_equals_the_grad_bit():
         check(False)
         with enable_grad():
             check(True)
-            with detect_anomaly(), modes._quiet():
+            with detect_anomaly(), modes.quiet():
                 check(True)
             with set_grad_enabled(False):
                 check(False)

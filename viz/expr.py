@@ -2,7 +2,7 @@
 
 The text is parsed with Python's ``ast`` and then *walked* over a whitelist: numbers,
 variable names given a value, ``+ - * / **``, unary ``+``/``-``, parentheses and the
-functions in :data:`FUNCTIONS`. Each allowed node is turned into engine ops, so the
+functions of :func:`functions` (the rule table's). Each allowed node becomes engine ops, so the
 result is a ``Value`` graph with every gradient available. Nothing is ever passed to
 ``eval`` or ``compile``; attributes, subscripts, other calls, lambdas, comprehensions,
 strings and every other construct are refused with an :class:`ExpressionError` that
@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 
-from chainrule.engine import Value
+from chainrule.engine import RULES, Value
 
 MAX_LENGTH = 1000
 MAX_NODES = 400
@@ -36,29 +36,22 @@ class ExpressionError(ValueError):
     """An expression or a ``--at`` assignment that is not allowed or not valid."""
 
 
-def _relu(v: Value) -> Value:
-    return v.relu()
+def functions() -> dict[str, tuple[Callable[..., Value], int]]:
+    """The functions an expression may call, from the rule table: every one-input op with
+    a name (``exp``, ``leaky_relu``...; those with arguments take them as constants:
+    ``leaky_relu(x, 0.1)``, ``clamp(x, 0, 1)``), ``abs`` and the composition ``swish``.
+    Each maps to (the function of a Value and its constants, how many constants at most).
 
+    Example:
+        >>> functions()["clamp"][1], "exp" in functions()
+        (2, True)
+    """
+    table = {rule.name: (getattr(Value, rule.method), len(rule.arguments))
+             for rule in RULES.values() if rule.arity == 1 and not rule.method.startswith("__")}
+    table["abs"] = (abs, 0)  # the __abs__ operator, written abs(x)
+    table["swish"] = (Value.swish, 0)
+    return table
 
-FUNCTIONS: dict[str, tuple[Callable[..., Value], int]] = {
-    # name: (function of a Value and its constant arguments, number of constant arguments)
-    "exp": (Value.exp, 0),
-    "log": (Value.log, 0),
-    "sqrt": (Value.sqrt, 0),
-    "tanh": (Value.tanh, 0),
-    "sigmoid": (Value.sigmoid, 0),
-    "relu": (_relu, 0),
-    "abs": (Value.__abs__, 0),
-    "sin": (Value.sin, 0),
-    "cos": (Value.cos, 0),
-    "softplus": (Value.softplus, 0),
-    "swish": (Value.swish, 0),
-    "leaky_relu": (Value.leaky_relu, 1),
-    "elu": (Value.elu, 1),
-    "clamp": (Value.clamp, 2),
-}
-"""The functions an expression may call; leaky_relu/elu take an optional constant alpha,
-clamp takes two constant bounds."""
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 # Operators that chain left to right at one precedence: a + b - c is ((a + b) - c).
@@ -75,8 +68,9 @@ _HINTS = {
     ast.MatMult: "'@' is not supported",
 }
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_ALLOWED = ("numbers, variables, + - * / **, unary minus, parentheses and the functions "
-            + " ".join(FUNCTIONS))
+def _allowed() -> str:
+    return ("numbers, variables, + - * / **, unary minus, parentheses and the functions "
+            + " ".join(functions()))
 
 
 def _what(node: ast.AST) -> str:
@@ -117,7 +111,7 @@ def parse_assignments(text: str) -> dict[str, float]:
             raise ExpressionError(f"--at: expected name=number, got {part.strip()!r}")
         if not _NAME.match(name):
             raise ExpressionError(f"--at: {name!r} is not a valid variable name")
-        if name in FUNCTIONS:
+        if name in functions():
             raise ExpressionError(f"--at: {name!r} is a function name, not a variable")
         if name in values:
             raise ExpressionError(f"--at: {name!r} is given twice")
@@ -222,7 +216,7 @@ class _Builder:
             return Value(c)
         if isinstance(node, ast.Constant):
             raise ExpressionError(f"{type(node.value).__name__} constants are not allowed "
-                                  f"({ast.unparse(node)}); use {_ALLOWED}")
+                                  f"({ast.unparse(node)}); use {_allowed()}")
         if isinstance(node, ast.Name):
             return self._name(node.id)
         if isinstance(node, ast.UnaryOp):
@@ -231,15 +225,15 @@ class _Builder:
             if isinstance(node.op, ast.UAdd):
                 return self.build(node.operand)
             raise ExpressionError(f"the operator {ast.unparse(node)[:1]!r} is not allowed; "
-                                  f"use {_ALLOWED}")
+                                  f"use {_allowed()}")
         if isinstance(node, ast.BinOp):
             return self._binop(node)
         if isinstance(node, ast.Call):
             return self._call(node)
-        raise ExpressionError(f"{_what(node)} not allowed; use {_ALLOWED}")
+        raise ExpressionError(f"{_what(node)} not allowed; use {_allowed()}")
 
     def _name(self, name: str) -> Value:
-        if name in FUNCTIONS:
+        if name in functions():
             raise ExpressionError(f"{name} is a function: call it, as {name}(x)")
         if name not in self.variables:
             raise ExpressionError(f"unknown name {name!r}: give it a value with --at "
@@ -273,7 +267,7 @@ class _Builder:
         op = type(node.op)
         if op not in _OPS:
             hint = _HINTS.get(op, f"the operator {type(node.op).__name__} is not allowed")
-            raise ExpressionError(f"{hint}; use {_ALLOWED}")
+            raise ExpressionError(f"{hint}; use {_allowed()}")
 
     def _apply(self, node: ast.BinOp, left: Value | float, right_node: ast.AST) -> Value:
         """``left`` (already built) combined by ``node``'s operator with ``right_node``."""
@@ -302,22 +296,22 @@ class _Builder:
         return left ** right
 
     def _call(self, node: ast.Call) -> Value:
-        func = node.func
+        func, table = node.func, functions()
         if not isinstance(func, ast.Name):
             raise ExpressionError(f"{_what(func)} not allowed; call a function by name: "
-                                  + " ".join(FUNCTIONS))
-        if func.id not in FUNCTIONS:
-            raise ExpressionError(f"unknown function {func.id!r}; allowed: "
-                                  + " ".join(FUNCTIONS))
-        fn, n_const = FUNCTIONS[func.id]
+                                  + " ".join(table))
+        if func.id not in table:
+            raise ExpressionError(f"unknown function {func.id!r}; allowed: " + " ".join(table))
+        fn, n_const = table[func.id]
         if node.keywords:
             raise ExpressionError(f"{func.id}() takes no keyword arguments")
         args = node.args
         if any(isinstance(a, ast.Starred) for a in args):
             raise ExpressionError("starred arguments not allowed")
-        if not args or len(args) > 1 + n_const or (func.id == "clamp" and len(args) != 3):
-            want = {0: "one argument", 1: "one argument and an optional constant",
-                    2: "an argument and two constant bounds"}[n_const]
+        if not args or len(args) > 1 + n_const:
+            names = ", ".join(RULES[func.id].arguments) if n_const else ""
+            want = (f"one argument and up to {n_const} constant{'s' * (n_const > 1)} "
+                    f"({names})" if n_const else "one argument")
             raise ExpressionError(f"{func.id}() takes {want}, got {len(args)}")
         consts = []
         for a in args[1:]:

@@ -12,11 +12,10 @@ grey (non-finite), so a wrong derivative rule shows at a glance.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chainrule.engine import Value, kernels
+from chainrule.engine import Value
 
 from ._io import format_number
 from .graph import (
@@ -36,39 +35,6 @@ from .graph import (
 from .steps import simulate_backward
 
 
-def _unary(fn: Callable[[float], float]) -> Callable[[list[float], Any], float]:
-    return lambda xs, arg: fn(xs[0])
-
-
-# The forward function of every op of the rule table, on floats: the same kernels the
-# engine's ops call, so replaying the unchanged graph reproduces every .data exactly.
-FORWARD: dict[str, Callable[[list[float], Any], float]] = {
-    "add": lambda xs, arg: xs[0] + xs[1],
-    "sub": lambda xs, arg: xs[0] - xs[1],
-    "mul": lambda xs, arg: xs[0] * xs[1],
-    "div": lambda xs, arg: kernels.div(xs[0], xs[1]),
-    "pow": lambda xs, arg: kernels.pow(xs[0], xs[1]),
-    "powc": lambda xs, arg: kernels.pow(xs[0], arg),
-    "rpow": lambda xs, arg: kernels.pow(arg, xs[0]),
-    "neg": lambda xs, arg: -xs[0],
-    "exp": _unary(kernels.exp),
-    "log": _unary(kernels.log),
-    "sqrt": _unary(kernels.sqrt),
-    "tanh": _unary(kernels.tanh),
-    "sigmoid": _unary(kernels.sigmoid),
-    "relu": _unary(kernels.relu),
-    "leaky_relu": lambda xs, arg: kernels.leaky_relu(xs[0], arg),
-    "elu": lambda xs, arg: kernels.elu(xs[0], arg),
-    "softplus": _unary(kernels.softplus),
-    "abs": _unary(math.fabs),
-    "sin": _unary(kernels.sin),
-    "cos": _unary(kernels.cos),
-    "clamp": lambda xs, arg: kernels.clamp(xs[0], arg),
-    "sum": lambda xs, arg: kernels.fsum(xs),
-    "max": lambda xs, arg: kernels.maximum_many(xs),
-}
-
-
 def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)
 
@@ -76,8 +42,8 @@ def _same(a: float, b: float) -> bool:
 def replay(order: list[Value], nudged: dict[Value, float] | None = None) -> dict[Value, float]:
     """Recompute every node of ``order`` (inputs first) from its inputs' numbers.
 
-    ``nudged`` overrides the numbers of some nodes (leaves, normally). Raises
-    ValueError for an op that has no forward kernel here.
+    ``nudged`` overrides the numbers of some nodes (leaves, normally). Each op is
+    replayed with its rule's forward function, the one the op itself called.
     """
     nudged = nudged or {}
     values: dict[Value, float] = {}
@@ -89,11 +55,7 @@ def replay(order: list[Value], nudged: dict[Value, float] | None = None) -> dict
         if not parents:
             values[node] = node.data
             continue
-        forward = FORWARD.get(node.op)
-        if forward is None:
-            raise ValueError(f"cannot replay op {node.op!r}: no forward kernel for it in "
-                             "chainrule.viz.gradcheck.FORWARD")
-        values[node] = forward([values[p] for p in parents], node.arg)
+        values[node] = node.rule.evaluate([values[p] for p in parents], node.arg)
     return values
 
 

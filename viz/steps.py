@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from chainrule.engine import Value, backward_order
+from chainrule.engine import Value, backward_trace
 
 from ._io import atomic_write, format_number
 from .graph import (
@@ -128,30 +128,12 @@ def simulate_backward(root: Value, grad: float = 1.0) -> tuple[list[BackwardStep
     """The steps of ``root.backward(grad)`` and the final gradient of every node.
 
     Gradients start at zero (leaves included), so the result is what one backward call
-    adds; nothing in the graph changes.
+    adds; nothing in the graph changes. The numbers come from the engine's own loop
+    (:func:`chainrule.engine.backward_trace`).
     """
     check_root(root, "backward_steps")
-    seed = _check_seed(grad)
-    grads: dict[Value, float] = {root: seed}
-    steps: list[BackwardStep] = []
-    for i, node in enumerate(backward_order(root)):
-        g = grads.get(node, 0.0)
-        parents = node.parents
-        local = node.local_grads
-        contributions, before, after = [], [], []
-        for parent, d in zip(parents, local):
-            old = grads.get(parent, 0.0)
-            # The same float operations as Value.backward: grad += d * g, and nothing
-            # for a structural zero (a local derivative of exactly 0).
-            c = d * g if d else 0.0
-            new = old + c if d else old
-            grads[parent] = new
-            contributions.append(c)
-            before.append(old)
-            after.append(new)
-        steps.append(BackwardStep(i, node, g, parents, tuple(local), tuple(contributions),
-                                  tuple(before), tuple(after)))
-    return steps, grads
+    trace, grads = backward_trace(root, _check_seed(grad))
+    return [BackwardStep(i, *step) for i, step in enumerate(trace)], grads
 
 
 def backward_steps(root: Value, grad: float = 1.0) -> list[BackwardStep]:
