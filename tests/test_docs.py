@@ -83,9 +83,9 @@ def test_every_notebook_has_a_page_in_the_course(site):
 
 def test_every_public_name_has_an_entry_in_the_api_pages(site):
     pages = "".join((site / "api" / f"{p}.html").read_text(encoding="utf-8")
-                    for p in ("engine", "nn", "viz"))
+                    for p in ("engine", "nn", "viz", "exercises"))
     for package in ("chainrule.engine", "chainrule.nn", "chainrule.viz",
-                    "chainrule.viz.playground"):
+                    "chainrule.viz.playground", "chainrule.exercises"):
         module = importlib.import_module(package)
         for name in module.__all__:
             if package == "chainrule.nn" and name == "Value":

@@ -9,9 +9,9 @@
 * ``{chainrule-cli}``: the ``--help`` of the ``chainrule`` command and each subcommand,
   read from its argument parser at build time.
 * Every name in the ``__all__`` of ``chainrule_public_packages`` (``chainrule.engine``,
-  ``chainrule.nn``, ``chainrule.viz`` and ``chainrule.viz.playground``) must be
-  documented somewhere in the site: a missing one is a warning, so the strict build
-  fails.
+  ``chainrule.nn``, ``chainrule.viz``, ``chainrule.viz.playground`` and
+  ``chainrule.exercises``) must be documented somewhere in the site: a missing one is a
+  warning, so the strict build fails.
 * MathJax is served from the site itself (copied from the installed
   ``django-static-mathjax`` package), so pages work offline and fetch nothing.
 """
@@ -37,7 +37,7 @@ from sphinx.util.docutils import SphinxDirective
 logger = logging.getLogger(__name__)
 
 PUBLIC_PACKAGES = ("chainrule.engine", "chainrule.nn", "chainrule.viz",
-                   "chainrule.viz.playground")
+                   "chainrule.viz.playground", "chainrule.exercises")
 # The parts of MathJax 3 that a page with TeX uses: the component, the extensions it
 # loads on demand, the fonts, and the menu / accessibility modules.
 MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2",
