@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import http.server
 import importlib
 import io
@@ -98,6 +99,31 @@ def test_every_public_name_has_an_entry_in_the_api_pages(site):
     for rule in RULES.values():
         assert f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{rule.name}" \
                "</span></code>" in engine, rule.name
+
+
+def _text(html_text: str) -> str:
+    """What a reader sees of a page: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def test_the_engine_page_says_where_to_start_and_shows_the_table_built_methods(site):
+    from chainrule.engine import RULES
+
+    api = (site / "api" / "engine.html").read_text(encoding="utf-8")
+    text = " ".join(_text(api).split())
+    for part in ("value.py", "rules.py", "walk.py", "tests/test_engine_rules.py"):
+        assert part in text, part
+    assert 'id="adding-an-op"' in api and 'id="chainrule.engine.register"' in api
+    # every op's method or operator, with the words and the derivative of its row(s)
+    for rule in RULES.values():
+        entry = re.search(rf'id="chainrule\.engine\.Value\.{re.escape(rule.method)}"'
+                          r"(.*?)</dd>", api, flags=re.DOTALL)
+        assert entry, rule.method
+        shown = " ".join(_text(entry.group(1)).split()).replace("…", "...")
+        assert rule.derivative in shown, (rule.name, shown)
+        assert "arg: Any" not in shown, (rule.method, shown)  # the builder's signature
+    guide = " ".join(_text((site / "engine.html").read_text(encoding="utf-8")).split())
+    assert "Adding an op" in guide and "register" in guide and "engine/walk.py" in guide
 
 
 def test_pages_load_nothing_from_the_network(site):

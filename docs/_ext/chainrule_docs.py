@@ -5,6 +5,9 @@
   Sphinx reads its sources, the matching notebooks are mirrored into ``docs/<folder>/``
   (git-ignored), so a new notebook appears in the site without an edit and a deleted
   one disappears.
+* ``Value``'s methods and operators are made from the rule table at import: their
+  entries show the signature a user calls (``x.tanh()``, ``x + other``) and the text of
+  every row behind them (``**`` has two: a ``Value`` exponent and a constant one).
 * ``{chainrule-rules}``: the engine's derivative table, read from ``RULES`` at build time.
 * ``{chainrule-cli}``: the ``--help`` of the ``chainrule`` command and each subcommand,
   read from its argument parser at build time.
@@ -98,6 +101,50 @@ def _without_live_widgets(notebook):
             if WIDGET_VIEW in output.get("data", {}):
                 output["data"] = {"text/markdown": WIDGET_NOTE}
     return notebook
+
+
+# -- Value's methods, made from the table ------------------------------------------------
+
+def _value_rules(name: str) -> list:
+    """The rows of RULES behind ``chainrule.engine.Value.<name>`` (none for other names)."""
+    owner, _, member = name.rpartition(".")
+    if owner != "chainrule.engine.Value":
+        return []
+    from chainrule.engine import RULES
+
+    return [rule for rule in RULES.values() if rule.method == member]
+
+
+def value_op_signature(app: Sphinx, what: str, name: str, obj, options, signature,
+                       return_annotation):
+    """``x.tanh()``, ``x + other``, ``Value.sum(items)``: how the op is called (the
+    function the table makes has the generic signature of its builder)."""
+    rules = _value_rules(name)
+    if not rules:
+        return None
+    if any(rule.arity == 0 for rule in rules):
+        return "(items)", "Value"
+    if name.rpartition(".")[2].startswith("__"):
+        binary = any(rule.arity == 2 or rule.param is not None for rule in rules)
+        return ("(other)" if binary else "()"), "Value"
+    if all(rule.param is None for rule in rules):
+        return "()", "Value"
+    return signature, "Value"
+
+
+def value_op_docstring(app: Sphinx, what: str, name: str, obj, options,
+                       lines: list[str]) -> None:
+    """Every row behind a method (``__pow__`` is both ``a ** b`` and ``x ** c``), in the
+    words ``install`` gives one row, and where the row is in the table."""
+    rules = _value_rules(name)
+    if not rules:
+        return
+    lines[:] = []
+    for rule in rules:
+        lines += [f"{rule.doc}; {rule.derivative}." if rule.doc else rule.derivative, ""]
+    rows = ", ".join(f"``{rule.name}``" for rule in rules)
+    lines.append(f"({'Rows' if len(rules) > 1 else 'Row'} {rows} of the "
+                 ":ref:`derivative table <derivative-rules>`.)")
 
 
 # -- the derivative table --------------------------------------------------------------
@@ -272,6 +319,8 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("chainrule_public_packages", PUBLIC_PACKAGES, "env",
                          types=frozenset({tuple, list}))
     app.connect("config-inited", mirror_notebooks)
+    app.connect("autodoc-process-signature", value_op_signature)
+    app.connect("autodoc-process-docstring", value_op_docstring)
     # after MyST-NB's own builder-inited handler (priority 500), which sets the folder
     app.connect("builder-inited", keep_outputs_with_doctrees, priority=900)
     app.connect("env-check-consistency", check_public_names)
