@@ -5,6 +5,10 @@
   Sphinx reads its sources, the matching notebooks are mirrored into ``docs/<folder>/``
   (git-ignored), so a new notebook appears in the site without an edit and a deleted
   one disappears.
+* README anchors: a ``#heading`` link of the README resolves on the site wherever that
+  heading ended up (the README's sections are spread over several pages).
+* A ``sh`` block that starts with a ``$`` prompt is a shell session (commands and their
+  output): it is highlighted as ``console``, since output does not lex as shell code.
 * ``Value``'s methods and operators are made from the rule table at import: their
   entries show the signature a user calls (``x.tanh()``, ``x + other``) and the text of
   every row behind them (``**`` has two: a ``Value`` exponent and a constant one).
@@ -34,6 +38,7 @@ import nbformat
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.pycode import ModuleAnalyzer
+from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -101,6 +106,65 @@ def _without_live_widgets(notebook):
             if WIDGET_VIEW in output.get("data", {}):
                 output["data"] = {"text/markdown": WIDGET_NOTE}
     return notebook
+
+
+# -- anchors of the README, shell sessions ----------------------------------------------
+
+class ShellSessions(SphinxTransform):
+    """Highlight a ``sh`` block that starts with a ``$`` prompt as a ``console`` session
+    (its output lines are not shell code, and do not lex as such)."""
+
+    default_priority = 400
+
+    def apply(self, **kwargs) -> None:
+        for block in self.document.findall(nodes.literal_block):
+            if (block.get("language") in ("sh", "bash", "shell")
+                    and block.astext().lstrip().startswith("$ ")):
+                block["language"] = "console"
+
+
+def _readme_slugs(readme: Path) -> set[str]:
+    """The anchors GitHub gives the README's headings (MyST makes them the same way)."""
+    from markdown_it import MarkdownIt
+    from markdown_it.tree import SyntaxTreeNode
+    from myst_parser.mdit_to_docutils.base import compute_unique_slug
+    from myst_parser.slugs import github_slugify
+
+    tree = SyntaxTreeNode(MarkdownIt("commonmark").enable("table").parse(
+        readme.read_text(encoding="utf-8")))
+    slugs: set[str] = set()
+    for node in tree.walk():
+        if node.type == "heading":
+            slugs.add(compute_unique_slug(node, slugs, github_slugify))
+    return slugs
+
+
+def readme_anchors(app: Sphinx, env) -> None:
+    """Make each README heading's anchor a label of the page its section is on.
+
+    A ``[Files](#files-what-is-read-and-what-is-written)`` link works on GitHub because
+    the README is one page; on the site the section is on another page than the link,
+    which MyST resolves only through a label. A heading whose slug is on several pages
+    gets none (the link then fails the strict build, naming the anchor).
+    """
+    readme = Path(app.srcdir).parent / "README.md"
+    if not readme.exists():
+        return
+    wanted = _readme_slugs(readme)
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for docname in sorted(env.found_docs):
+        for slug, (_, section_id, title) in env.metadata[docname].get("myst_slugs",
+                                                                      {}).items():
+            if slug in wanted:
+                found.setdefault(slug, []).append((docname, section_id, title))
+    std = env.get_domain("std")
+    for slug, places in found.items():
+        if (len(places) != 1 or slug in std.labels or slug in std.anonlabels
+                or slug in env.found_docs):  # a page's own name already resolves
+            continue
+        docname, section_id, title = places[0]
+        std.anonlabels[slug] = (docname, section_id)
+        std.labels[slug] = (docname, section_id, title)
 
 
 # -- Value's methods, made from the table ------------------------------------------------
@@ -319,6 +383,8 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("chainrule_public_packages", PUBLIC_PACKAGES, "env",
                          types=frozenset({tuple, list}))
     app.connect("config-inited", mirror_notebooks)
+    app.add_transform(ShellSessions)
+    app.connect("env-updated", readme_anchors)
     app.connect("autodoc-process-signature", value_op_signature)
     app.connect("autodoc-process-docstring", value_op_docstring)
     # after MyST-NB's own builder-inited handler (priority 500), which sets the folder
