@@ -1,8 +1,9 @@
 """Sphinx configuration of chainrule's documentation site (``make docs``).
 
 The site is built from what the repository already has: README sections (included, not
-copied), the committed notebooks with their outputs (never executed here), and the
-docstrings of chainrule.engine, chainrule.nn and chainrule.viz. ``make docs`` runs Sphinx
+copied), the committed notebooks with their outputs (never executed here), the students'
+versions of the exercise notebooks, and the docstrings of chainrule.engine,
+chainrule.nn, chainrule.viz and chainrule.exercises. ``make docs`` runs Sphinx
 with warnings as errors and nitpicky cross-references, so a broken link, a reference to
 a name that does not exist, a docstring that does not parse or a notebook that cannot be
 read fails the build. Nothing is fetched at build time or when a page is viewed.
@@ -35,10 +36,13 @@ extensions = [
 # lists it with a glob, so new notebooks appear without an edit.
 chainrule_notebook_sections = {
     "notebooks": "notebooks/*.ipynb",
+    # the exercises as students get them: each page is made from the teacher's version
+    # by nbgrader's preprocessors (what `make exercises` runs), at build time, so a fresh
+    # clone builds them and no solution is published (exercises.md lists them)
+    "exercises": ("assignments/source/*/*.ipynb", "student"),
 }
-# A new section (the exercises, say) is one more line here pointing at the notebooks to
-# publish (students' versions only), e.g. "exercises": "exercises/release/*/*.ipynb", and
-# a page like tutorial.md whose glob toctree lists "exercises/*", named in index.md.
+# A new section is one more line here pointing at the notebooks to publish, and a page
+# like tutorial.md whose glob toctree lists "<folder>/*", named in index.md.
 
 root_doc = "index"
 exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store", "**/.ipynb_checkpoints"]

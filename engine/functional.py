@@ -237,7 +237,17 @@ class Step(NamedTuple):
 
 def backward_order(root: Value) -> list[Value]:
     """The nodes ``root.backward()`` visits, in its order (``root`` first); leaves, which
-    receive gradients but pass nothing on, are not listed."""
+    receive gradients but pass nothing on, are not listed.
+
+    Example:
+        >>> a, b = Value(2.0, label="a"), Value(-1.0, label="b")
+        >>> q = a + b
+        >>> q.label = "q"
+        >>> f = q * a
+        >>> f.label = "f"
+        >>> [node.label for node in backward_order(f)]
+        ['f', 'q']
+    """
     if not isinstance(root, Value):
         raise TypeError(f"backward_order needs a Value, got {type(root).__name__}")
     return interior_nodes([root])

@@ -84,12 +84,30 @@ def backward_anomaly(node: Any, i: int, parent: Any, d: Any, g: Any, c: Any) -> 
 
 
 def is_grad_enabled() -> bool:
-    """True when new ops record the graph (the default)."""
+    """True when new ops record the graph (the default).
+
+    Example:
+        >>> from chainrule.engine import is_grad_enabled, no_grad
+        >>> is_grad_enabled()
+        True
+        >>> with no_grad():
+        ...     is_grad_enabled()
+        False
+    """
     return _RECORDING.get()
 
 
 def is_anomaly_enabled() -> bool:
-    """True inside :class:`detect_anomaly`."""
+    """True inside :class:`detect_anomaly`.
+
+    Example:
+        >>> from chainrule.engine import detect_anomaly, is_anomaly_enabled
+        >>> is_anomaly_enabled()
+        False
+        >>> with detect_anomaly():
+        ...     is_anomaly_enabled()
+        True
+    """
     return bool(_MODE.get() & ANOMALY)
 
 
@@ -191,7 +209,18 @@ class no_grad(_ModeSwitch):  # noqa: N801 - named like torch.no_grad
 
 
 class enable_grad(_ModeSwitch):  # noqa: N801 - named like torch.enable_grad
-    """Turn graph recording back on inside a ``no_grad`` region."""
+    """Turn graph recording back on inside a ``no_grad`` region.
+
+    Example:
+        >>> from chainrule.engine import Value, enable_grad, no_grad
+        >>> x = Value(2.0, label="x")
+        >>> with no_grad():
+        ...     y = x * 3              # not recorded: y is a leaf
+        ...     with enable_grad():
+        ...         z = x * 3          # recorded: z knows x and 3
+        >>> y.parents, len(z.parents)
+        ((), 2)
+    """
 
     _set = GRAD
 
@@ -231,6 +260,19 @@ class set_grad_enabled(_ModeSwitch):  # noqa: N801 - named like torch.set_grad_e
     Called as a statement it switches the mode of the current thread / task at once;
     as a context manager it restores the previous mode on exit; as a decorator it
     switches only while the function runs.
+
+    Example:
+        >>> from chainrule.engine import Value, is_grad_enabled, set_grad_enabled
+        >>> x = Value(2.0, label="x")
+        >>> with set_grad_enabled(False):
+        ...     (x * x).parents
+        ()
+        >>> _ = set_grad_enabled(False)    # a statement: off from here on
+        >>> is_grad_enabled()
+        False
+        >>> _ = set_grad_enabled(True)
+        >>> is_grad_enabled()
+        True
     """
 
     _pending = False  # True between the switch made by __init__ and __enter__ adopting it

@@ -10,7 +10,7 @@ Example:
     >>> from micrograd.engine import Value          # doctest: +SKIP
     >>> report = check_engine(Value)                # doctest: +SKIP
     >>> report.ok, report.skipped[:3]               # doctest: +SKIP
-    (True, ['pow', 'exp', 'log'])
+    (True, ['pow', 'rpow', 'exp'])
 """
 
 from __future__ import annotations

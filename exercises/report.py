@@ -26,6 +26,28 @@ class Failure:
     ``at`` the values of its inputs. ``node`` names the node whose number is wrong,
     ``expected`` and ``actual`` hold the numbers of every named node (``"x.grad"``,
     ``"f.data"``), and ``also`` lists further expressions with the same fault.
+
+    Example:
+        >>> from chainrule.exercises import check_engine
+        >>> class Value:                     # mul's local derivatives use the wrong input
+        ...     def __init__(self, data, children=()):
+        ...         self.data, self.grad, self._prev = data, 0.0, children
+        ...         self._backward = lambda: None
+        ...     def __mul__(self, other):
+        ...         out = Value(self.data * other.data, (self, other))
+        ...         def _backward():
+        ...             self.grad += self.data * out.grad     # should be other.data
+        ...             other.grad += other.data * out.grad   # should be self.data
+        ...         out._backward = _backward
+        ...         return out
+        ...     def backward(self):
+        ...         self.grad = 1.0
+        ...         self._backward()
+        >>> (failure,) = check_engine(Value).failures
+        >>> failure.op, failure.kind, failure.example, failure.at
+        ('mul', 'local derivative', 'x * y', {'x': 1.5, 'y': -0.5})
+        >>> failure.node, failure.expected["x.grad"], failure.actual["x.grad"]
+        ('x', -0.5, 1.5)
     """
 
     op: str
@@ -51,7 +73,7 @@ class Failure:
                 "also": list(self.also)}
 
     def draw(self, *, rankdir: str = "LR") -> Any:
-        """The graph of :attr:`example` drawn by chainrule, the wrong node highlighted.
+        """The graph of ``example`` drawn by chainrule, the wrong node highlighted.
 
         Each box shows the right value (green) and gradient (red); the wrong node is
         filled red with the student's own number under the right one, and the op under
@@ -70,6 +92,30 @@ class EngineReport:
     although it has the op (``"2 - x"`` without ``__rsub__``); ``checked`` the ops it was
     checked on. ``str(report)`` is a report for people, :meth:`to_dict` for programs,
     :meth:`draw` a picture of a failure.
+
+    Example:
+        >>> from chainrule.exercises import check_engine
+        >>> class Value:                     # forgets to add up: x.grad = ..., not +=
+        ...     def __init__(self, data, children=()):
+        ...         self.data, self.grad, self._prev = data, 0.0, children
+        ...         self._backward = lambda: None
+        ...     def __add__(self, other):
+        ...         out = Value(self.data + other.data, (self, other))
+        ...         def _backward():
+        ...             self.grad = out.grad
+        ...             other.grad = out.grad
+        ...         out._backward = _backward
+        ...         return out
+        ...     def backward(self):
+        ...         self.grad = 1.0
+        ...         self._backward()
+        >>> report = check_engine(Value)
+        >>> report.ok, len(report.failures), report.checked, report.unsupported
+        (False, 1, ['add'], ['x + 2', '2 + x'])
+        >>> report.skipped[:3]
+        ['sub', 'mul', 'div']
+        >>> print(str(report).splitlines()[2])    # str(report): the whole report
+        1. add, accumulation: x + x
     """
 
     engine: str

@@ -76,6 +76,17 @@ def load_class(path: str | Path, name: str = "Value", *, timeout: float | None =
     the file does not exist, does not import (a SyntaxError, an exception, ``sys.exit``,
     more than ``timeout`` seconds of top-level code), has no ``name``, or when ``name``
     is not a class.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "alice.py"
+        >>> _ = path.write_text("class Value:\\n    def __init__(self, data):\\n"
+        ...                     "        self.data, self.grad = data, 0.0\\n")
+        >>> load_class(path, "Value")(1.5).data
+        1.5
+        >>> load_class(path, "Tensor")
+        Traceback (most recent call last):
+        chainrule.exercises.submission.SubmissionError: alice.py has no Tensor (it defines Value)
     """
     path = Path(path)
     if not path.is_file():

@@ -672,7 +672,20 @@ class OneHotEncoder:
 
 
 class Fold(NamedTuple):
-    """The sample indices of one cross-validation fold: ``train`` and ``val`` (sorted)."""
+    """The sample indices of one cross-validation fold: ``train`` and ``val`` (sorted).
+
+    :func:`k_fold` returns one per fold; index the data with them (or unpack the pair).
+
+    Example:
+        >>> X = np.arange(12.0).reshape(6, 2)
+        >>> y = np.array([0, 1, 0, 1, 0, 1])
+        >>> fold = k_fold(6, 3, shuffle=False)[1]
+        >>> fold.train.tolist(), fold.val.tolist()
+        ([0, 1, 4, 5], [2, 3])
+        >>> train, val = fold
+        >>> X[train].shape, y[val].tolist()
+        ((4, 2), [0, 1])
+    """
 
     train: np.ndarray
     val: np.ndarray
@@ -680,7 +693,7 @@ class Fold(NamedTuple):
 
 def k_fold(n: int, k: int = 5, *, seed: Any = 0, shuffle: bool = True,
            stratify: Any = None) -> list[Fold]:
-    """Cut ``n`` samples into ``k`` folds for cross-validation: a list of ``k`` ``Fold``s.
+    """Cut ``n`` samples into ``k`` folds for cross-validation: ``k`` :class:`Fold` pairs.
 
     Each sample is in exactly one ``val`` part; fold ``i`` trains on the other ``k - 1``.
     Fold sizes differ by at most one. With ``shuffle`` (default) the samples are dealt
@@ -781,7 +794,7 @@ def jitter(X: Any, y: Any, copies: int = 5, sigma: Any = 0.05, *,  # noqa: N803
 # -- CSV ------------------------------------------------------------------------------------------
 
 MAX_CSV_BYTES = 256 * 2**20
-"""Files larger than this (256 MiB) are refused by :func:`load_csv` before being read
+"""Files larger than this (256 MiB) are refused by :func:`~chainrule.nn.load_csv` before being read
 (pass ``max_bytes`` to change it)."""
 _MAX_LINE = 8 * 2**20  # a longer line is refused (csv's own limit is 128 KiB a field)
 _CHUNK = 2**20  # bytes read at a time
@@ -818,9 +831,9 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
     The file must be a regular file (symlinks are followed): a named pipe, device or
     socket raises :class:`~chainrule.nn.SpecialFileError` and a directory
     ``IsADirectoryError``, without blocking. Files larger than ``max_bytes`` (default
-    :data:`MAX_CSV_BYTES`, 256 MiB) are refused before being read. The file is read in
-    chunks of 1 MiB into the arrays returned, so memory stays close to the size of the
-    result (plus one chunk): numpy parses each chunk
+    :data:`~chainrule.nn.data.MAX_CSV_BYTES`, 256 MiB) are refused before being read.
+    The file is read in chunks of 1 MiB into the arrays returned, so memory stays close
+    to the size of the result (plus one chunk): numpy parses each chunk
     that holds plain numbers, and a chunk with anything else (quotes, blank lines, a bad
     token) is read field by field, which finds the row and column of any problem.
 

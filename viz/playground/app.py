@@ -77,7 +77,7 @@ class Playground:
 
     Args:
         state: a string from :meth:`to_json` to start from.
-        preset: a name from :data:`~chainrule.viz.playground.core.PRESETS` to start from,
+        preset: a name from :data:`~chainrule.viz.playground.PRESETS` to start from,
             e.g. ``"spiral-notes"`` (the lecture notes' spiral); ``settings`` change it.
         **settings: initial settings by name (see :class:`Settings`), e.g.
             ``dataset="moons", hidden=[8, 8], batch_size=10``.

@@ -271,7 +271,23 @@ class Settings:
 
 @dataclass(frozen=True)
 class Preset:
-    """Named settings with a sentence on where they come from and what they show."""
+    """Named settings with a sentence on where they come from and what they show.
+
+    The playground's presets are in :data:`PRESETS`; ``Settings.preset(name)`` starts
+    from one, with changes.
+
+    Example:
+        >>> from chainrule.viz.playground import PRESETS, Preset, Settings
+        >>> notes = PRESETS["spiral-notes"]
+        >>> notes.settings.hidden, notes.settings.activation, notes.settings.learning_rate
+        ((1, 2), 'sigmoid', 0.003)
+        >>> notes.about.split(":")[0]
+        'the spiral link of the Back Propagation notes'
+        >>> faster = Preset(Settings.preset("spiral-notes", learning_rate=0.03),
+        ...                 "the notes' spiral with a learning rate ten times larger")
+        >>> faster.settings.learning_rate, faster.settings.dataset
+        (0.03, 'spiral')
+    """
 
     settings: Settings
     about: str
