@@ -12,6 +12,9 @@ Workloads (the sizes in brackets are ``--quick``'s):
               with relu, hinge loss ``relu(1 - y * score)`` averaged plus ``1e-4 * sum(p*p)``,
               zero grads, backward, SGD with lr 0.01. Same weights and data on every engine;
               the first step's loss is compared across engines.
+``scaling``   the mlp_step on ``MLP(2, [w, w, 1])`` for widths 16, 64 and 256 [16, 64] and
+              10, 100 and 1,000 points: tape, numpy by hand and PyTorch only, in one table
+              with the ratios (where the tape's matrix products take over from Python).
 ``demo``      micrograd's whole demo: 100 [10] such steps with its learning-rate schedule
               ``1.0 - 0.9 k / 100``; run once per engine.
 ``load_csv``  ``chainrule.nn.load_csv`` on a CSV of 1,000,000 [100,000] rows (four

@@ -459,22 +459,23 @@ def _chainrule_trainer(engine: str, X: np.ndarray, y: np.ndarray,  # noqa: N803
     from chainrule.engine.tape import Tape
 
     data = np.column_stack([X, y])
-    hinge = Tape.record(lambda v: (1 - v[2] * model(v[:2])).relu(), data[0], params)
-    penalty = Tape.record(lambda v: alpha * Value.sum([p * p for p in params]), [], params)
-    no_inputs = np.empty((1, 0))
-    mean_seed = np.full((n, 1), 1.0 / n)
+    # One tape, two outputs: a point's hinge loss and the L2 penalty. The penalty depends on
+    # the parameters only, so every point gets the same number, and seeding each point's
+    # copy with 1/n counts it once.
+    tape = Tape.record(lambda v: [(1 - v[2] * model(v[:2])).relu(),
+                                  alpha * Value.sum([p * p for p in params])], data[0], params)
+    seed = np.full((n, 2), 1.0 / n)
 
     def step(lr: float) -> tuple[float, float]:
         for p in params:
             p.grad = 0.0
-        per_sample = hinge.forward(data)
-        total = float(per_sample.mean()) + float(penalty.forward(no_inputs)[0, 0])
-        hinge.backward(mean_seed)
-        penalty.backward()
+        out = tape.forward(data)
+        total = float(out[:, 0].mean()) + float(out[0, 1])
+        tape.backward(seed)
         for p in params:
             p.data -= lr * p.grad
         # relu(1 - y s) < 1 exactly when y s > 0, i.e. a correct sign (ties count as wrong)
-        acc = float((per_sample[:, 0] < 1.0).mean())
+        acc = float((out[:, 0] < 1.0).mean())
         return total, acc
 
     return step
@@ -553,6 +554,7 @@ MAKERS: dict[str, Callable[[str, dict], Runner]] = {
     "wide": _any_gc(make_wide),
     "ops": _any_gc(make_ops),
     "mlp_step": _any_gc(make_mlp_step),
+    "scaling": make_mlp_step,  # the same step on wider networks and other batch sizes
     "demo": _any_gc(make_demo),
     "load_csv": make_load_csv,
 }

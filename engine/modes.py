@@ -56,11 +56,17 @@ def nonfinite(op: str, out: float, inputs: Sequence[Any]) -> None:
         raise FloatingPointError(f"{op} produced {out!r} from "
                                  f"{'finite' if finite_in else 'non-finite'} input ({involved})")
     if finite_in and not mode & QUIET:
-        level, frame = 1, sys._getframe(0)
-        while frame is not None and frame.f_code.co_filename.startswith(_ENGINE):
-            level, frame = level + 1, frame.f_back
         warnings.warn(f"chainrule: {op} produced {out!r} from finite inputs", RuntimeWarning,
-                      stacklevel=level)
+                      stacklevel=user_stacklevel())
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning issued in the engine that points at the user's line
+    (the first caller outside the engine's folder)."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_ENGINE):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def backward_anomaly(node: Any, i: int, parent: Any, d: Any, g: Any, c: Any) -> None:

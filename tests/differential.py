@@ -289,3 +289,135 @@ def _forward_order(output: Value) -> list[Value]:
     from chainrule.viz.graph import topological_nodes
 
     return topological_nodes(output)
+
+
+# -- random networks (the tape's fusion of layers) ---------------------------------------------
+
+ACTIVATIONS = (None, "tanh", "relu", "sigmoid", "leaky_relu", "elu", "softplus", "exp", "abs",
+               "neg", "sin", "clamp", "powc", "log", "sqrt")
+# Parameters of a network program are its first nodes, in the order a model lists them
+# (each neuron's weights, then its bias); inputs follow. Unused parameters stay 0.
+N_PARAMS = 48
+
+
+@dataclass(frozen=True)
+class Network:
+    """A program whose first ``N_PARAMS`` inputs are parameters: layers of neurons
+    (``Value.sum`` of weight-times-input products and a bias, then an activation) with
+    random twists that a fusion of layers into matrix products must respect."""
+
+    program: Program
+    n_x: int
+    twists: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.program}\n(p0..p{N_PARAMS - 1} are x0..x{N_PARAMS - 1}; twists: " \
+               f"{', '.join(self.twists) or 'none'})"
+
+
+def decode_network(genes: Sequence[int]) -> Network:
+    """The network a list of small integers describes: 1 to 3 layers of 1 to 4 neurons
+    on 1 to 3 inputs, mostly plain, with twists drawn now and then: a weight or a bias
+    shared by neurons, an input twice in one neuron, a product or a sum used again
+    elsewhere, a product of two inputs or with a constant, a constant or an input as
+    the bias, two biases, operands swapped, parameters out of order, an L2 penalty
+    (``sum(p * p)``) of products of two parameters."""
+    it = iter(genes)
+
+    def gene(n: int) -> int:
+        return next(it, 0) % n
+
+    def twist(n: int, k: int) -> int:
+        """One of k twists (0..k-1) with chance k/n each time, else -1; small genes (how
+        hypothesis shrinks) are plain networks."""
+        return gene(n) - (n - k)
+
+    n_x = 1 + gene(3)
+    steps: list[Step] = []
+    twists: list[str] = []
+    counter = iter(range(N_PARAMS))
+
+    def param() -> tuple[str, int]:
+        return ("n", next(counter, N_PARAMS - 1))
+
+    def emit(op: str, operands: Sequence[tuple[str, Any]], arg: Any = None) -> tuple[str, int]:
+        steps.append(Step(op, tuple(operands), arg))
+        return ("n", N_PARAMS + n_x + len(steps) - 1)
+
+    prev = [("n", N_PARAMS + i) for i in range(n_x)]
+    extras: list[tuple[str, int]] = []
+    for _ in range(1 + gene(3)):
+        act = ACTIVATIONS[gene(len(ACTIVATIONS))]
+        arg = {"leaky_relu": 0.1, "elu": 1.0, "clamp": (-1.0, 2.0), "powc": 2.0}.get(act)
+        shared_weights = twist(8, 1) == 0
+        first: list[tuple[str, int]] = []
+        outs: list[tuple[str, Any]] = []
+        last_bias: tuple[str, Any] | None = None
+        for j in range(1 + gene(4)):
+            bias_first = twist(10, 1) == 0  # the bias before the weights in the store
+            bias = param() if bias_first else None
+            terms = []
+            for i, x in enumerate(prev):
+                w = first[i] if shared_weights and j else param()
+                if not j:
+                    first.append(w)
+                kind = twist(24, 5)
+                if kind == 0:
+                    twists.append("x*w")
+                    terms.append(emit("mul", (x, w)))
+                elif kind == 1:
+                    twists.append("x*x")
+                    terms.append(emit("mul", (x, x)))
+                elif kind == 2:
+                    twists.append("w*constant")
+                    terms.append(emit("mul", (w, ("c", 0.5))))
+                else:
+                    terms.append(emit("mul", (w, x)))
+                if kind == 3:
+                    twists.append("product reused")
+                    extras.append(terms[-1])
+                if kind == 4:
+                    twists.append("input twice")
+                    terms.append(emit("mul", (param(), x)))
+            kind = twist(12, 5)
+            if kind == 0:
+                twists.append("no bias")
+            elif kind == 1:
+                twists.append("two biases")
+                terms += [param(), param()]
+            elif kind == 2:
+                twists.append("constant bias")
+                terms.append(("c", 0.25))
+            elif kind == 3:
+                twists.append("input as bias")
+                terms.append(prev[0])
+            elif kind == 4 and last_bias is not None:
+                twists.append("shared bias")
+                terms.append(last_bias)
+            else:
+                terms.append(bias if bias_first else param())
+            last_bias = terms[-1]
+            if shared_weights and j:
+                twists.append("shared weights")
+            node = emit("sum", terms)
+            if twist(10, 1) == 0:
+                twists.append("sum reused")
+                extras.append(node)
+            if act is not None:
+                node = emit(act, (node,), arg)
+                if twist(10, 1) == 0:
+                    twists.append("activation reused")
+                    extras.append(node)
+            outs.append(node)
+        prev = outs
+    if twist(4, 1) == 0:
+        twists.append("penalty")
+        ps = [("n", i) for i in range(1 + gene(6))]
+        extras.append(emit("sum", [emit("mul", (p, p)) for p in ps]))
+    emit("sum", prev + extras)
+    return Network(Program(N_PARAMS + n_x, tuple(steps)), n_x, tuple(dict.fromkeys(twists)))
+
+
+def networks(genes: int = 160) -> st.SearchStrategy[Network]:
+    """Random networks (see :func:`decode_network`)."""
+    return st.binary(min_size=genes, max_size=genes).map(decode_network)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 bench = pytest.importorskip("bench.workloads", reason="bench/ is importable from the repo root")
-from bench.harness import Case, Row, mlp_spec, table, targets  # noqa: E402
+from bench.harness import Case, Row, make_cases, mlp_spec, scaling_table, table, targets  # noqa: E402
 from bench.workloads import ENGINES, MAKERS, available  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,8 +76,8 @@ def test_table_and_targets_format_a_case():
     assert "| PyTorch CPU float64 | not installed (torch) |" in text
     lines = targets([case])
     assert "- scalar mlp_step vs micrograd, gc on: 50x (target >= 10x): met" in lines
-    assert "- tape mlp_step time / numpy time: 5x (target <= 10x): met" in lines
-    assert "- stretch: tape mlp_step time / PyTorch time: not measured" in lines
+    assert "- tape mlp_step time / numpy time (issue 17): 5x (target <= 3x): NOT met" in lines
+    assert "- tape mlp_step time / PyTorch time (issue 17: below 1): not measured" in lines
 
 
 def test_ops_table_and_targets_compare_like_with_like():
@@ -152,3 +152,28 @@ def test_command_line_runs_the_load_csv_workload():
     assert "### load_csv: 100,000 rows x 5 columns" in done.stdout
     assert "| chainrule load_csv |" in done.stdout
     assert "Results agree across engines" in done.stdout
+
+
+def test_scaling_cases_print_as_one_table_with_ratios_and_a_target():
+    cases = make_cases(["scaling"], quick=False)
+    assert [(c.spec["widths"], len(c.spec["y"])) for c in cases] == [
+        ([w, w], n) for w in (16, 64, 256) for n in (10, 100, 1_000)]
+    assert len(cases[-1].spec["layers"][1]["W"]) == 256  # [256, 256]: the real sizes
+    for case in cases:
+        case.rows = {"tape": Row("tape", {"total": 3e-3}, result=0.5),
+                     "numpy": Row("numpy", {"total": 2e-3}, result=0.5),
+                     "torch": Row("torch", note="not installed (torch)")}
+    text = scaling_table(cases)
+    assert "| [256, 256] | 1,000 | 3 ms | 2 ms | not installed (torch) | 1.5x | - | agree " \
+        "across engines |" in text
+    assert text.count("\n| [") == 9
+    assert ("- tape step on [256, 256] x 1,000 points / numpy time (issue 17): 1.5x "
+            "(target <= 1.5x): met") in targets(cases)
+
+
+def test_the_scaling_step_agrees_across_engines():
+    spec = mlp_spec(quick=True, n=10, sizes=(2, 8, 8, 1))
+    losses = [MAKERS["scaling"](engine, spec)()[1] for engine in RUNNABLE
+              if engine in ("tape", "numpy", "torch")]
+    assert len(losses) >= 2
+    assert losses == pytest.approx([losses[0]] * len(losses), rel=1e-12)

@@ -27,11 +27,11 @@ forward result from finite inputs gives one ``RuntimeWarning`` naming the op (on
 per ``forward`` call, with the number of samples affected); inside ``detect_anomaly()``
 the first non-finite value in forward or backward raises ``FloatingPointError`` naming
 the op, the nodes involved and the sample. Results equal a loop of scalar backward
-calls up to rounding: ``Value.sum`` rounds once (``math.fsum``) where the tape adds left
-to right, and contributions reach a node in another order, so sums can differ by up to
-``(n - 1) * 2**-53 * sum(|terms|)`` (the README's "Numbers at the edges"); nan and inf
-positions are identical. A local derivative of exactly 0 passes nothing back, as on the
-scalar path.
+calls up to rounding: ``Value.sum`` rounds once (``math.fsum``) where the tape adds in
+its own order (numpy's, or BLAS's in a matrix product), and contributions reach a node
+in another order, so sums can differ by up to ``(n - 1) * 2**-53 * sum(|terms|)`` (the
+README's "Numbers at the edges"); nan and inf positions are identical. A local
+derivative of exactly 0 passes nothing back, as on the scalar path.
 
 What is recorded, and what is not
 ---------------------------------
@@ -74,8 +74,28 @@ the next layer), ``np.add.reduceat`` over a precomputed sorted order otherwise
 size: a fresh 200 kB temporary per op costs a round of page faults, which took half the
 time. The hinge loss of ``MLP(2, [16, 16, 1])`` is 372 nodes per sample in 11 groups.
 
+Layers as matrix products
+-------------------------
+A neuron is, in the scalar graph, a ``Value.sum`` of weight-times-input products and a
+bias; the neurons of a layer share their inputs. Recording finds that pattern (every
+product used only by its sum, distinct weights and inputs in a neuron, at most one
+bias) and replays each layer as ``W @ X + b``, its activation (any one-input op that
+follows each sum and nothing else) in the same pass, and backward as ``W.T @ G`` and
+``G @ X.T``: micrograd's demo step goes from 372 nodes in 11 groups to 3 layers and 3
+element-wise groups, and from about 550 to 170 microseconds. The weights are read straight from
+the parameter store when a model lists them neuron by neuron (weights, then bias), as
+``chainrule.nn`` does. Everything else keeps the per-op replay, and ``fuse=False``
+keeps it everywhere (``repr`` shows ``layers=N`` when layers were found). The fused
+replay runs when every number is finite and anomaly mode is off; otherwise the per-op
+plan runs for that call, so warnings, anomaly errors and structural zeros are the same
+with and without fusion. ``tests/test_tape_fusion.py`` checks fused against per-op and
+scalar on random networks with twists that look like a layer and are not one.
+
 Each group costs a few microseconds of Python, so the tape suits wide graphs replayed
 over many samples; a deep chain (one node per level) replays slower than the scalar path.
+Per step, each parameter also costs a few Python attribute accesses (its ``.data`` read,
+its ``.grad`` added), which dominate for large models on small batches: see
+``make bench``'s scaling table.
 """
 
 from .replay import Tape, TraceError

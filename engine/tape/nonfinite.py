@@ -7,14 +7,15 @@ import warnings
 
 import numpy as np
 
-from ..modes import QUIET, get_mode
+from ..modes import QUIET, get_mode, user_stacklevel
 from ..value import Value
 from .plan import Block, Group
 
 
 def nonfinite(values: np.ndarray) -> bool:
-    """True when ``values`` holds an inf or a nan."""
-    return values.size > 0 and not np.isfinite(values).all()
+    """True when ``values`` holds an inf or a nan (one sum: inf and nan survive it; a sum
+    that overflows counts too, which only sends the tape down its careful path)."""
+    return values.size > 0 and not math.isfinite(values.sum())
 
 
 def describe(node: Value, value: float | None = None) -> str:
@@ -43,7 +44,7 @@ def warn_nonfinite(groups: list[Group], rows: np.ndarray, saved: list, batch: in
             f"chainrule: {name} produced {value!r} from finite inputs (tape replay: in "
             f"{int(hit.sum())} of {batch} samples, first {int(np.argmax(hit))})",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
 
 def check_forward(group: Group, parts: list, out: np.ndarray) -> None:

@@ -170,14 +170,15 @@ class Block:
     (node-major) are reshaped views, no copy; ``gather`` is ``np.take`` into a buffer.
     """
 
-    __slots__ = ("shared", "positions", "index", "mode", "start", "stop", "scatter")
+    __slots__ = ("shared", "positions", "index", "mode", "start", "stop", "scatter", "ones")
 
     def __init__(self, shared: bool, positions: list[int], index: np.ndarray,
-                 scatter: Scatter | None) -> None:
+                 scatter: Scatter | None, ones: bool = False) -> None:
         self.shared = shared  # operands from the shared store (parameters, constants, ...)
         self.positions = positions  # which operand slots of the op
         self.index = index  # (positions, k) rows in the store
         self.scatter = scatter
+        self.ones = ones  # every local derivative of these slots is the constant 1.0
         self.mode, self.start, self.stop = "gather", 0, 0
         for mode, order in (("span", index.ravel()), ("tspan", index.T.ravel())):
             if _contiguous(order) and (mode == "span" or len(positions) > 1):
@@ -200,9 +201,9 @@ class Block:
                       masked: bool = False) -> np.ndarray:
         """``d * g`` for each operand slot of the block, shape ``(positions or 1, *g.shape)``;
         ``masked``: 0 wherever ``d`` is 0 (a structural zero), whatever ``g`` is."""
+        if self.ones:  # 1.0 * g == g exactly, nan and inf included
+            return g[None]
         if _all_floats(ds):
-            if ds.count(1.0) == len(ds):  # 1.0 * g == g exactly, nan and inf included
-                return g[None]
             buf = work.buffer(self, "c", (len(ds), *g.shape))
             d = np.array(ds).reshape((-1,) + (1,) * g.ndim)
             np.multiply(d, g, out=buf)
@@ -219,7 +220,7 @@ class Block:
     def batch_sums(self, ds: Sequence, g: np.ndarray, masked: bool = False) -> np.ndarray:
         """Batch sums of ``d * g`` (per sample, then summed) for the shared operands;
         ``masked`` as in :meth:`contributions`."""
-        if _all_floats(ds) and ds.count(1.0) == len(ds):
+        if self.ones:
             return g.sum(axis=-1)[None]
         g_sum = None
         sums = []
@@ -234,14 +235,15 @@ class Block:
             elif masked:
                 sums.append(np.where(np.asarray(d) == 0.0, 0.0, d * g).sum(axis=-1))
             else:
-                sums.append(_rowdot(np.broadcast_to(d, g.shape), g))
+                d = np.asarray(d)
+                sums.append(_rowdot(d if d.shape == g.shape else np.broadcast_to(d, g.shape), g))
         return sums[0][None] if len(sums) == 1 else np.stack(sums)
 
 
 class Group:
     """Nodes with the same op, arity, argument and operand layout at the same depth."""
 
-    __slots__ = ("rule", "kernel", "arg", "nary", "arity", "depth",
+    __slots__ = ("rule", "kernel", "arg", "nary", "arity", "depth", "ones",
                  "start", "stop", "blocks", "nodes", "single")
 
     def __init__(self, rule: Rule, arg: Any, arity: int, depth: int, nodes: list[Value]) -> None:
@@ -252,6 +254,7 @@ class Group:
         self.nary = rule.arity == 0
         self.arity = arity
         self.single = False  # set by Tape._build: one block holds slots 0..arity-1 in order
+        self.ones = False  # set with the blocks: every local derivative is the constant 1
         self.nodes = nodes  # the recorded Values (for messages)
         self.start = self.stop = 0
         self.blocks: list[Block] = []  # the per-sample block (if any) comes first
@@ -299,3 +302,52 @@ def _all_floats(ds: Sequence) -> bool:
 def _describe(node: Value, value: float | None = None) -> str:
     name = node.label or (node.op or "leaf")
     return f"{name}={node.data if value is None else value!r}"
+
+
+class Elementwise:
+    """A one- or two-input group whose every operand slot sits in consecutive rows: the
+    kernel runs on row slices, and backward adds ``d * g`` into the same slices. The fast
+    program's form of the small groups around a network (a loss's arithmetic); the
+    per-op plan keeps :class:`Group`, which masks structural zeros and checks anomalies.
+    """
+
+    __slots__ = ("rule", "kernel", "arg", "nodes", "depth", "start", "stop", "slots")
+
+    def __init__(self, group: Group, slots: list[tuple[bool, slice, bool]]) -> None:
+        self.rule, self.kernel, self.arg = group.rule, group.kernel, group.arg
+        self.nodes, self.depth, self.start, self.stop = (group.nodes, group.depth,
+                                                         group.start, group.stop)
+        self.slots = slots  # per operand: (per-sample, its rows, needs a gradient)
+
+    def run(self, shared: np.ndarray, rows: np.ndarray, work: Work) -> list[np.ndarray]:
+        xs = [rows[s] if per_sample else shared[s][:, None] for per_sample, s, _ in self.slots]
+        self.kernel(*xs, self.arg, rows[self.start:self.stop])
+        return xs
+
+    def backward(self, g: np.ndarray, xs: list, grads: np.ndarray, grads_shared: np.ndarray,
+                 work: Work) -> None:
+        ds = self.rule.local(ARRAYS, work.rows[self.start:self.stop], *xs, self.arg)
+        for (per_sample, s, needed), d in zip(self.slots, ds):
+            if needed:
+                c = g if type(d) is float and d == 1.0 else d * g
+                if per_sample:
+                    grads[s] += c
+                else:
+                    grads_shared[s] += c.sum(axis=1)
+
+
+def elementwise(group: Group) -> Elementwise | None:
+    """``group`` as an :class:`Elementwise`, when each operand slot's rows are consecutive
+    (and distinct), else None."""
+    if group.nary or len(group.blocks) == 0:
+        return None
+    slots: list[Any] = [None] * group.arity
+    for block in group.blocks:
+        for j, p in enumerate(block.positions):
+            index = block.index[j]
+            if not _contiguous(index):
+                return None
+            # (a shared slot may hold constants: their gradients are added and never read)
+            slots[p] = (not block.shared, slice(int(index[0]), int(index[-1]) + 1),
+                        block.scatter is not None)
+    return Elementwise(group, slots)

@@ -7,13 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import real
+from ..checks import flag, real
 from ..functional import as_values
 from ..modes import ANOMALY, enable_grad, get_mode
 from ..value import Value
 from ..walk import interior_nodes
-from .nonfinite import check_backward, check_forward, describe, nonfinite, warn_nonfinite
-from .plan import CONST, INPUT, PARAM, VAR, Block, Group, Work, scatter_plan
+from .nonfinite import describe, nonfinite
+from .plan import Work
+from .program import Program
 
 
 class TraceError(ValueError):
@@ -69,17 +70,15 @@ class Tape:
         self.n_inputs = 0
         self.n_outputs = 0
         self.n_nodes = 0
-        self._n_rows = 0
-        self._shared0 = np.zeros(0)  # parameters, then constants: the rows no group writes
-        self._works: dict[int, Work] = {}
-        self._groups: list[Group] = []
-        self._outputs: list[tuple[bool, int]] = []
+        self._exact: Program | None = None  # the per-op plan
+        self._fast: Program | None = None  # layers as matrix products (None: no layer)
+        self._works: dict[tuple[int, int], Work] = {}
         self._state: tuple | None = None
 
     # -- recording -------------------------------------------------------------------------
     @classmethod
     def record(cls, fn: Callable[[list[Value]], Any], example: Sequence[float],
-               params: Sequence[Value] = ()) -> Tape:
+               params: Sequence[Value] = (), fuse: bool = True) -> Tape:
         """Run ``fn`` once on fresh leaf Values made from ``example`` and record its graph.
 
         ``fn(inputs)`` takes a list of ``len(example)`` Values and returns a Value or a
@@ -87,10 +86,15 @@ class Tape:
         samples (a model's ``parameters()``); any other leaf is a constant. Raises
         :class:`TraceError` when ``fn`` returns something other than Values, or a
         parameter is not a leaf or is listed twice.
+
+        ``fuse`` (default True) replays each layer of neurons (sums of weight-times-input
+        products) as one matrix product; ``fuse=False`` keeps the per-op replay for every
+        node, the tape as it teaches (results agree to rounding, see the package docs).
         """
         if not callable(fn):
             raise TypeError(f"Tape.record: fn must be callable, got {type(fn).__name__}")
         numbers = _example(example)
+        fuse = flag(fuse, "Tape.record: fuse")
         params = as_values(params, "Tape.record: params")
         for i, p in enumerate(params):
             if not p.is_leaf:
@@ -104,77 +108,22 @@ class Tape:
         with enable_grad():
             outputs = _outputs(fn(inputs))
         tape = cls()
-        tape._build(inputs, params, outputs)
+        tape._build(inputs, params, outputs, fuse)
         return tape
 
     def _build(self, inputs: list[Value], params: tuple[Value, ...],
-               outputs: tuple[Value, ...]) -> None:
+               outputs: tuple[Value, ...], fuse: bool) -> None:
         try:
             interior = interior_nodes(outputs)[::-1]  # oldest first: inputs before results
         except ValueError as exc:  # a tampered graph
             raise TraceError(str(exc)) from None
-        kind = {**dict.fromkeys(inputs, INPUT), **dict.fromkeys(params, PARAM)}
-        depth = dict.fromkeys(kind, 0)
-        constants: list[Value] = []
-        groups: dict[tuple, Group] = {}
-        for node in [*outputs, *(p for n in interior for p in n.parents)]:
-            if node.is_leaf and node not in kind:  # any other leaf is a constant
-                kind[node], depth[node] = CONST, 0
-                constants.append(node)
-        for node in interior:
-            ps = node.parents
-            kinds = [kind[p] for p in ps]
-            if kinds.count(CONST) == len(kinds):  # constants only: fold into one
-                kind[node] = CONST
-                constants.append(node)
-                continue
-            kind[node] = VAR
-            depth[node] = d = 1 + max(depth[p] for p, k in zip(ps, kinds) if k != CONST)
-            layout = tuple(k in (INPUT, VAR) for k in kinds)
-            key = (d, node.op, len(ps), repr(node.arg), layout)
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = Group(node.rule, node.arg, len(ps), d, [])
-            group.nodes.append(node)
-
-        # Shared store: parameters, then constants; per-sample store: inputs, then the
-        # groups. Each group's outputs are consecutive rows.
-        row = {**{p: j for j, p in enumerate(params)},
-               **{c: len(params) + i for i, c in enumerate(constants)},
-               **{v: i for i, v in enumerate(inputs)}}
-        ordered = sorted(groups.values(), key=lambda g: (g.depth, g.nodes[0]._seq))
-        top = len(inputs)
-        for group in ordered:
-            group.start, group.stop = top, top + len(group.nodes)
-            top = group.stop
-            for i, node in enumerate(group.nodes):
-                row[node] = group.start + i
-
-        # Operand blocks and the scatter plan of each (constants need no gradient).
-        for group in ordered:
-            first = group.nodes[0].parents
-            for shared in (False, True):
-                positions = [p for p in range(group.arity)
-                             if (kind[first[p]] in (PARAM, CONST)) == shared]
-                if not positions:
-                    continue
-                index = np.array([[row[n.parents[p]] for n in group.nodes]
-                                  for p in positions], dtype=np.intp)
-                keep = np.array([[kind[n.parents[p]] != CONST for n in group.nodes]
-                                 for p in positions], dtype=bool)
-                group.blocks.append(Block(shared, positions, index, scatter_plan(index, keep)))
-            group.single = len(group.blocks) == 1
-
+        self._exact = Program(inputs, params, outputs, interior, fuse=False)
+        fast = Program(inputs, params, outputs, interior, fuse=True) if fuse else None
+        self._fast = fast if fast is not None and fast.n_layers else None
         self.params = params
         self.n_inputs = len(inputs)
         self.n_outputs = len(outputs)
-        self.n_nodes = sum(len(g.nodes) for g in ordered)
-        self._n_constants = len(constants)
-        self._n_rows = top
-        self._shared0 = np.zeros(len(params) + len(constants))
-        self._shared0[len(params):] = [c.data for c in constants]
-        self._groups = ordered
-        self._outputs = [(kind[v] in (INPUT, VAR), row[v]) for v in outputs]
+        self.n_nodes = self._exact.n_nodes
 
     # -- replay ------------------------------------------------------------------------------
     def forward(self, X: Any) -> np.ndarray:  # noqa: N803 - X is the batch, as in sklearn
@@ -186,37 +135,39 @@ class Tape:
         per op, and raises ``FloatingPointError`` inside ``detect_anomaly()``.
         """
         data = self._batch(X)
-        batch = data.shape[0]
-        work = self._work_for(batch)
-        shared = self._shared0.copy()
-        n_params = len(self.params)
-        if n_params:
-            shared[:n_params] = [p.data for p in self.params]
-        rows = work.rows
-        rows[: self.n_inputs] = data.T
-        anomaly = bool(get_mode() & ANOMALY)
-        saved = []
+        # Layers run as matrix products; with an inf or nan anywhere (or in anomaly mode),
+        # the per-op plan runs instead, which names the op and masks the structural zeros.
+        program = self._fast
+        if program is None or get_mode() & ANOMALY:
+            program = self._exact
         with np.errstate(all="ignore"):
-            for group in self._groups:
-                saved.append(group.run(shared, rows, work))
-                if anomaly:
-                    check_forward(group, saved[-1], rows[group.start:group.stop])
-            if not anomaly and nonfinite(rows[self.n_inputs:]):
-                warn_nonfinite(self._groups, rows, saved, batch)
-        self._state = (work, shared, saved)
-        out = np.empty((batch, self.n_outputs))
-        for k, (per_sample, r) in enumerate(self._outputs):
+            state = self._run(program, data)
+            if program is self._fast and nonfinite(state[0].rows[self.n_inputs:]):
+                program, state = self._exact, self._run(self._exact, data)
+        self._state = (program, data, *state)
+        rows, shared = state[0].rows, state[1]
+        if program.output_rows is not None:  # (consecutive rows: one copy)
+            return rows[program.output_rows].T.copy()
+        out = np.empty((data.shape[0], self.n_outputs))
+        for k, (per_sample, r) in enumerate(program.outputs):
             out[:, k] = rows[r] if per_sample else shared[r]
         return out
 
-    def _work_for(self, batch: int) -> Work:
-        """The preallocated arrays for this batch size (the last two sizes are kept)."""
-        work = self._works.pop(batch, None)
+    def _run(self, program: Program, data: np.ndarray) -> tuple[Work, np.ndarray, list]:
+        work = self._work_for(program, data.shape[0])
+        shared = program.shared()
+        work.rows[: self.n_inputs] = data.T
+        return work, shared, program.forward(shared, work.rows, work)
+
+    def _work_for(self, program: Program, batch: int) -> Work:
+        """The preallocated arrays of a program for this batch size (the last two kept)."""
+        key = (id(program), batch)
+        work = self._works.pop(key, None)
         if work is None:
-            work = Work(self._n_rows, batch)
+            work = Work(program.n_rows, batch)
             while len(self._works) >= 2:  # mini-batches: the batch size and the last one
                 del self._works[next(iter(self._works))]
-        self._works[batch] = work  # most recently used last
+        self._works[key] = work  # most recently used last
         return work
 
     def release(self) -> None:
@@ -237,57 +188,25 @@ class Tape:
         """
         if self._state is None:
             raise RuntimeError("Tape.backward: call forward(X) first")
-        work, _, saved = self._state
-        batch = work.rows.shape[1]
-        seed = self._seed(grad_outputs, batch)
+        program, data, work, _, saved = self._state
+        seed = self._seed(grad_outputs, data.shape[0])
         anomaly = bool(get_mode() & ANOMALY)
         # A local derivative of exactly 0 is a structural zero: it passes nothing back,
         # whatever the upstream gradient (0 * inf would be nan). That matters only where
         # an upstream gradient is inf or nan, and then nan or inf reaches an input or a
         # parameter: so the fast pass multiplies, and only a non-finite result is
-        # computed again with the zeros masked (anomaly mode masks from the start).
+        # computed again, by the per-op plan with the zeros masked (anomaly mode masks
+        # from the start).
         with np.errstate(all="ignore"):
-            grads, param_grads = self._backward(seed, saved, work, anomaly)
+            grads, param_grads = program.backward(seed, saved, work, anomaly)
             if not anomaly and (nonfinite(grads[: self.n_inputs]) or nonfinite(param_grads)):
-                grads, param_grads = self._backward(seed, saved, work, True)
+                if program is not self._exact:
+                    program = self._exact
+                    work, _, saved = self._run(program, data)
+                grads, param_grads = program.backward(seed, saved, work, True)
         for p, g in zip(self.params, param_grads.tolist()):
             p.grad += g
         return grads[: self.n_inputs].T.copy()
-
-    def _backward(self, seed: np.ndarray, saved: list, work: Work,
-                  masked: bool) -> tuple[np.ndarray, np.ndarray]:
-        """One reverse pass: the per-sample gradient rows and the parameters' batch sums.
-        ``masked`` applies the structural zeros (and anomaly mode's checks, if on)."""
-        rows, grads = work.rows, work.grads
-        grads_shared = np.zeros(len(self._shared0))
-        grads.fill(0.0)
-        for k, (per_sample, r) in enumerate(self._outputs):
-            if per_sample:
-                grads[r] += seed[:, k]
-            else:
-                grads_shared[r] += seed[:, k].sum()
-        anomaly = masked and bool(get_mode() & ANOMALY)
-        # An empty batch has nothing to propagate (and numpy cannot reshape 0 by -1).
-        for i in range(len(self._groups) - 1, -1, -1) if rows.shape[1] else ():
-            group = self._groups[i]
-            g = grads[group.start:group.stop]
-            local = group.local(rows[group.start:group.stop], saved[i])
-            for block in group.blocks:
-                plan = block.scatter
-                if plan is None:
-                    continue
-                ds = local if group.single else [local[p] for p in block.positions]
-                if not block.shared:
-                    c = block.contributions(ds, g, work, masked)
-                    if anomaly:
-                        check_backward(group, block, c, ds, g)
-                    plan.add(grads, c, work)
-                else:
-                    if anomaly:
-                        check_backward(group, block, block.contributions(ds, g, work, masked),
-                                       ds, g)
-                    plan.add(grads_shared, block.batch_sums(ds, g, masked), work)
-        return grads, grads_shared[: len(self.params)]
 
     # -- argument checks -----------------------------------------------------------------------
     def _batch(self, batch: Any) -> np.ndarray:
@@ -318,7 +237,7 @@ class Tape:
             raise ValueError(f"Tape.backward: grad_outputs must have shape "
                              f"({batch}, {self.n_outputs}) like the last forward's outputs, "
                              f"got {seed.shape}")
-        if not np.isfinite(seed).all():
+        if nonfinite(seed):
             bad = np.argwhere(~np.isfinite(seed))[0]
             raise ValueError(f"Tape.backward: grad_outputs must be finite, got "
                              f"{float(seed[tuple(bad)])!r} at {tuple(int(i) for i in bad)}")
@@ -326,10 +245,11 @@ class Tape:
 
     def __repr__(self) -> str:
         ops: dict[str, int] = {}
-        for group in self._groups:
+        for group in self._exact.groups:
             ops[group.rule.name] = ops.get(group.rule.name, 0) + len(group.nodes)
         listed = ", ".join(f"{name}: {n}" for name, n in sorted(ops.items(), key=lambda t: -t[1]))
+        layers = f", layers={self._fast.n_layers}" if self._fast is not None else ""
         return (f"Tape(inputs={self.n_inputs}, outputs={self.n_outputs}, params="
                 f"{len(self.params)}, nodes={self.n_nodes} in "
-                f"{len(self._groups)} groups {{{listed}}}, "
-                f"constants={self._n_constants})")
+                f"{len(self._exact.groups)} groups {{{listed}}}, "
+                f"constants={self._exact.n_constants}{layers})")
