@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _files
+from . import files
 
 __all__ = [
     "MAX_CSV_BYTES",
@@ -832,8 +832,8 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
         >>> X.tolist(), y.tolist()
         ([[0.5, 1.0], [2.0, -0.001]], [0.0, 1.0])
     """
-    p = _files.check_path(path)
-    where = _files.where(p)
+    p = files.check_path(path)
+    where = files.where(p)
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
         raise ValueError(f"delimiter must be one character other than a quote or a line "
                          f"break, got {delimiter!r}")
@@ -844,7 +844,7 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
             isinstance(target, bool) or not isinstance(target, numbers.Integral)):
         raise TypeError(f"target must be a column name, an index or None, got "
                         f"{type(target).__name__}")
-    with _files.open_regular(p) as f:
+    with files.open_regular(p) as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:
             raise ValueError(f"{where}: the file is {size} bytes, more than the limit of "

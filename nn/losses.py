@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from chainrule.engine import Value
 
+from .module import Module
+
 __all__ = [
     "accuracy",
     "binary_cross_entropy",
@@ -356,8 +358,6 @@ def cross_entropy(logits: Any, target: Any) -> Value:
 # -- regularisation -------------------------------------------------------------------------------
 
 def _params(params: Any, name: str) -> list[Value]:
-    from .module import Module  # local: module.py does not depend on losses
-
     if isinstance(params, Module):
         return params.parameters()
     if isinstance(params, Value):

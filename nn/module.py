@@ -18,8 +18,10 @@ neuron.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import numbers
+import os
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import mul
@@ -27,6 +29,8 @@ from typing import Any
 
 import numpy as np
 from chainrule.engine import Value
+
+from . import files
 
 __all__ = [
     "ACTIVATIONS",
@@ -44,6 +48,11 @@ __all__ = [
 
 _vsum = Value.sum
 _vmax = Value.max
+
+FORMAT = "chainrule.model"
+"""The format tag of a model file (``Module.save`` writes it, ``persistence.load`` checks it)."""
+VERSION = 1
+"""The version of the model file format."""
 
 
 # -- activations --------------------------------------------------------------------------
@@ -389,15 +398,43 @@ class Module:
         for (_, p), v in zip(named, values):
             p.data = v
 
-    # -- persistence (implemented in persistence.py) --------------------------------------------
+    # -- saving (chainrule.nn.persistence reads the file back) -------------------------------------
     def save(self, path: Any, *, allow_nonfinite: bool = False) -> None:
         """Write the architecture and parameters to ``path`` as JSON, atomically.
 
-        Reload with ``chainrule.nn.load(path)``; see :mod:`chainrule.nn.persistence`.
-        """
-        from .persistence import save
+        Reload with ``chainrule.nn.load(path)``; :mod:`chainrule.nn.persistence` describes
+        the format. Refuses (``ValueError``) to save nan or inf parameters unless
+        ``allow_nonfinite``; such a file then needs ``allow_nonfinite=True`` to be loaded
+        too. A symlink is followed (the file it points to is replaced, the link stays); a
+        folder, pipe, device or socket is never replaced (``IsADirectoryError``,
+        :class:`~chainrule.nn.files.SpecialFileError`), nor a read-only file
+        (``PermissionError``, even for root).
 
-        save(self, path, allow_nonfinite=allow_nonfinite)
+        Example:
+            >>> import pathlib, tempfile
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
+            >>> Neuron(2, seed=0).save(path)
+            >>> path.read_text().splitlines()[1:3]
+            [' "format": "chainrule.model",', ' "version": 1,']
+        """
+        files.check_path(path)
+        named = self.named_parameters()
+        if not allow_nonfinite:
+            for name, p in named:
+                if not math.isfinite(p.data):
+                    raise ValueError(
+                        f"refusing to save {os.fspath(path)}: parameter {name!r} is {p.data!r} "
+                        "(pass allow_nonfinite=True to save it anyway)"
+                    )
+        doc = {
+            "format": FORMAT,
+            "version": VERSION,
+            "architecture": self.architecture(),
+            "parameters": {name: p.data for name, p in named},
+        }
+        # The whole text exists before the file system is touched.
+        text = json.dumps(doc, indent=1, allow_nan=allow_nonfinite) + "\n"
+        files.atomic_write(path, text.encode("utf-8"))
 
     def architecture(self) -> dict[str, Any]:
         """A JSON-ready description from which the model can be rebuilt.

@@ -40,10 +40,12 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from . import _files
-from ._files import SpecialFileError
+from . import files
+from .files import SpecialFileError
 from .module import (
+    FORMAT,
     MLP,
+    VERSION,
     Activation,
     Dropout,
     Layer,
@@ -58,8 +60,6 @@ from .module import (
 __all__ = ["FORMAT", "MAX_BYTES", "VERSION", "ModelFormatError", "SpecialFileError", "load",
            "save"]
 
-FORMAT = "chainrule.model"
-VERSION = 1
 MAX_BYTES = 64 * 1024 * 1024
 """Files larger than this are refused before being read (pass ``max_bytes`` to change)."""
 _MAX_SEQUENTIAL_DEPTH = 16
@@ -85,13 +85,8 @@ class _Error(Exception):
 # -- saving ---------------------------------------------------------------------------------------
 
 def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
-    """Write ``model`` to ``path`` as JSON, atomically (see the module docstring).
-
-    Refuses (``ValueError``) to save nan or inf parameters unless ``allow_nonfinite``;
-    such a file then needs ``allow_nonfinite=True`` to be loaded too. A symlink is
-    followed (the file it points to is replaced, the link stays); a folder, pipe,
-    device or socket is never replaced (``IsADirectoryError``, :class:`SpecialFileError`),
-    nor a read-only file (``PermissionError``, even for root).
+    """Write ``model`` to ``path`` as JSON, atomically: ``model.save(path)`` (see
+    :meth:`Module.save <chainrule.nn.Module.save>` and the module docstring).
 
     Example:
         >>> import pathlib, tempfile
@@ -103,42 +98,13 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
     """
     if not isinstance(model, Module):
         raise TypeError(f"save needs a Module, got {type(model).__name__}")
-    _files.check_path(path)
-    named = model.named_parameters()
-    if not allow_nonfinite:
-        for name, p in named:
-            if not math.isfinite(p.data):
-                raise ValueError(
-                    f"refusing to save {os.fspath(path)}: parameter {name!r} is {p.data!r} "
-                    "(pass allow_nonfinite=True to save it anyway)"
-                )
-    doc = {
-        "format": FORMAT,
-        "version": VERSION,
-        "architecture": model.architecture(),
-        "parameters": {name: p.data for name, p in named},
-    }
-    # The whole text exists before the file system is touched.
-    text = json.dumps(doc, indent=1, allow_nan=allow_nonfinite) + "\n"
-    atomic_write(path, text.encode("utf-8"))
-
-
-def atomic_write(path: Any, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old file or the new one.
-
-    A temporary file in the same directory (``os.replace`` is atomic only within one file
-    system), flushed and fsynced before the rename; removed again on any error. A new
-    file gets the usual mode (0666 less the umask), a replaced one keeps its mode. See
-    :mod:`chainrule.nn._files` for symlinks, special and read-only targets, and the
-    temporary files a killed save leaves behind.
-    """
-    _files.atomic_write(path, data)
+    model.save(path, allow_nonfinite=allow_nonfinite)
 
 
 # -- reading and parsing --------------------------------------------------------------------------
 
 def _read(path: Any, max_bytes: int) -> bytes:
-    with _files.open_regular(path) as f:
+    with files.open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:
             raise _Error(f"the file is {size} bytes, more than the limit of {max_bytes} "
