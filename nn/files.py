@@ -50,6 +50,8 @@ import secrets
 import stat
 from typing import Any, BinaryIO
 
+from chainrule.engine.checks import is_integer
+
 try:  # POSIX; elsewhere stale temporary files are not cleaned up
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -82,8 +84,7 @@ def check_path(path: Any, what: str = "path") -> str | bytes:
             raise ValueError(f"{what} is empty")
     raise TypeError(f"{what} must be a file name (str or os.PathLike), got "
                     f"{type(path).__name__} {path!r}"[:200]
-                    + (" (file descriptors are not accepted)" if isinstance(path, int)
-                       and not isinstance(path, bool) else ""))
+                    + (" (file descriptors are not accepted)" if is_integer(path) else ""))
 
 
 def where(path: str | bytes) -> str:

@@ -25,12 +25,12 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from chainrule.engine import Value
+from chainrule.engine.checks import is_integer, is_real, number
 
 from .module import Module
 
@@ -59,21 +59,15 @@ _LOG_FLOOR = math.exp(-100.0)
 
 # -- argument handling ------------------------------------------------------------------------
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (numbers.Real, np.floating, np.integer)) and not isinstance(
-        x, (bool, np.bool_)
-    )
-
-
 def _is_scalar(x: Any) -> bool:
-    return isinstance(x, Value) or _is_number(x)
+    return isinstance(x, Value) or is_real(x)
 
 
 def _scalar(x: Any, what: str) -> Value | float:
     """A Value or a float, refusing everything else."""
     if isinstance(x, Value):
         return x
-    if _is_number(x):
+    if is_real(x):
         return float(x)
     raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}")
 
@@ -295,9 +289,7 @@ def _sample_ce(zs: list[Value], target: Any, name: str) -> Value:
     k = len(zs)
     shifted = _shifted(zs)
     lse = _vsum([s.exp() for s in shifted]).log()
-    if isinstance(target, (numbers.Integral, np.integer)) and not isinstance(
-        target, (bool, np.bool_)
-    ):
+    if is_integer(target):
         t = int(target)
         if not 0 <= t < k:
             raise ValueError(f"{name}: class index {t} is outside [0, {k - 1}] "
@@ -412,12 +404,8 @@ def elastic_net_penalty(params: Any, l1: float = 0.5, l2: float = 0.5) -> Value:
 
 
 def _strength(x: Any, name: str) -> float:
-    if not _is_number(x):
-        raise TypeError(f"{name}: strength must be a real number, got {type(x).__name__}")
-    x = float(x)
-    if not (math.isfinite(x) and x >= 0.0):
-        raise ValueError(f"{name}: strength must be finite and >= 0, got {x!r}")
-    return x
+    return number(x, name, low=0.0, type_message="{name}: strength must be a real number, got "
+                  "{type}", message="{name}: strength must be finite and >= 0, got {value}")
 
 
 # -- accuracy -------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import numbers
 import os
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from chainrule.engine import Value
+from chainrule.engine.checks import flag, integer, is_integer, is_real, number
 
 from . import files
 
@@ -105,9 +105,12 @@ class Activation:
         if alpha is not None and default is None:
             raise ValueError(f"activation {name!r} takes no alpha, got alpha={alpha!r}")
         if default is not None:
-            alpha = default if alpha is None else _real(alpha, "alpha")
-            if not math.isfinite(alpha):
-                raise ValueError(f"activation {name!r} needs a finite alpha, got {alpha!r}")
+            if alpha is None:
+                alpha = default
+            else:
+                alpha = number(alpha, "alpha", type_message="{name} must be a real number, got "
+                               "{type}", message=f"activation {name!r} needs a finite alpha, "
+                               "got {value}")
             fn = functools.partial(fn, alpha=alpha)
         self.name = name
         self.alpha = alpha
@@ -196,7 +199,7 @@ def _rng(seed: Any) -> random.Random:
         return seed
     if seed is None:
         return random.Random()  # seeded from the OS, independent of random.seed()
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not is_integer(seed):
         raise TypeError(
             f"seed must be an int, None or a random.Random, got {type(seed).__name__}"
         )
@@ -205,19 +208,9 @@ def _rng(seed: Any) -> random.Random:
 
 # -- argument checks ------------------------------------------------------------------------
 
-def _real(x: Any, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    return float(x)
-
-
 def _count(n: Any, name: str) -> int:
-    """A positive int (not a bool, not a float)."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(n).__name__} {n!r}")
-    if n <= 0:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
-    return int(n)
+    """A positive int: TypeError for a float or a bool, ValueError below 1."""
+    return integer(n, name, minimum=1, message="{name} must be a positive int, got {got}")
 
 
 def _as_inputs(x: Any, nin: int | None, who: Any) -> list[Value]:
@@ -243,9 +236,7 @@ def _as_inputs(x: Any, nin: int | None, who: Any) -> list[Value]:
         return [v if type(v) is Value else Value(v) for v in x]
     except TypeError:
         for i, v in enumerate(x):
-            if not isinstance(v, Value) and (
-                isinstance(v, bool) or not isinstance(v, numbers.Real)
-            ):
+            if not isinstance(v, Value) and not is_real(v):
                 raise TypeError(
                     f"{who!r}: input {i} is {type(v).__name__} ({v!r}), "
                     "not a number or Value"
@@ -334,8 +325,7 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Switch this module and all sub-modules to training mode (Dropout active)."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"train(mode) needs a bool, got {type(mode).__name__}")
+        flag(mode, "mode", message="train(mode) needs a bool, got {type}")
         for m in _all_modules(self):
             m.training = mode
         return self
@@ -385,7 +375,7 @@ class Module:
         values = []
         for name, _ in named:
             v = state[name]
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            if not is_real(v):
                 raise TypeError(
                     f"load_state_dict: {name!r} must be a real number, got {type(v).__name__}"
                 )
@@ -653,11 +643,10 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, seed: int | random.Random | None = None) -> None:
-        p = _real(p, "p")
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout probability p must be in [0, 1), got {p!r}")
-        self.p = p
-        self.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+        self.p = number(p, "p", low=0.0, high=1.0, high_open=True,
+                        type_message="{name} must be a real number, got {type}",
+                        message="Dropout probability p must be in [0, 1), got {value}")
+        self.seed = int(seed) if is_integer(seed) else None
         self._rng = _rng(seed)
 
     def __call__(self, x: Any) -> list[Value]:

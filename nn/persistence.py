@@ -40,6 +40,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from chainrule.engine.checks import positive_int
+
 from . import files
 from .files import SpecialFileError
 from .module import (
@@ -365,8 +367,7 @@ def load(path: Any, *, into: Module | None = None, allow_nonfinite: bool = False
     """
     if into is not None and not isinstance(into, Module):
         raise TypeError(f"load(into=...) needs a Module, got {type(into).__name__}")
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
-        raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
+    max_bytes = positive_int(max_bytes, "max_bytes")
     try:
         doc = _parse(_read(path, max_bytes), allow_nonfinite)
         model, values = _check(doc, into, allow_nonfinite)

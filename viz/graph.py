@@ -30,6 +30,7 @@ from typing import Any
 
 import graphviz
 from chainrule.engine import Value
+from chainrule.engine.checks import int_in, number, positive_int
 
 from ._io import atomic_write, format_number
 
@@ -94,9 +95,8 @@ def check_max_nodes(max_nodes: Any) -> int | None:
     """Validate a ``max_nodes`` argument (a positive int, or None for no limit)."""
     if max_nodes is None:
         return None
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
-    return max_nodes
+    return positive_int(max_nodes, "max_nodes",
+                        message="{name} must be a positive int or None, got {value}")
 
 
 def too_large(max_nodes: int, what: str = "graph") -> GraphTooLargeError:
@@ -223,12 +223,10 @@ def check_style_args(rankdir: Any, precision: Any, timeout: Any) -> None:
     """Validate the options shared by every drawing function."""
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
-    if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 17:
-        raise ValueError(f"precision must be an int from 1 to 17, got {precision!r}")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
-    ):
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    int_in(precision, "precision", 1, 17)
+    if timeout is not None:
+        number(timeout, "timeout", low=0.0, low_open=True, finite=False, type_error=ValueError,
+               message="{name} must be a positive number of seconds or None, got {value}")
 
 
 def new_digraph(style: Style) -> ChainruleDigraph:

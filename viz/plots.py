@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chainrule.engine import Value, no_grad
+from chainrule.engine.checks import int_in, is_integer, is_real
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,8 +89,7 @@ def _series(history: Any) -> dict[str, list[float]]:
     for name, values in items.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             continue
-        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                          for v in values):
+        if values and all(is_real(v) for v in values):
             series[str(name)] = [float(v) for v in values]
     return series
 
@@ -123,7 +123,7 @@ def plot_history(history: Any, *, title: str | None = None,
     loss_name = get("loss_name")
     best = get("best_epoch")
     longest = max(len(v) for v in series.values() if v) if series else 0
-    if isinstance(best, bool) or not isinstance(best, int) or not 1 <= best <= longest:
+    if not is_integer(best) or not 1 <= best <= longest:
         best = None
     for ax, panel, what in zip(axes, panels, ("loss" if losses else "accuracy", "accuracy")):
         for k, (name, values) in enumerate(sorted(panel.items())):
@@ -250,9 +250,7 @@ def plot_decision_boundary(
         raise ValueError(f"plot_decision_boundary needs X of shape (n, 2), got {X.shape}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or not \
-            5 <= resolution <= 1000:
-        raise ValueError(f"resolution must be an int from 5 to 1000, got {resolution!r}")
+    resolution = int_in(resolution, "resolution", 5, 1000)
     if len(X) == 0:
         raise ValueError("plot_decision_boundary needs at least one data point")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
@@ -446,11 +444,10 @@ def plot_activation(fn: str | Callable[[Value], Value], *, xmin: float = -5.0,
     """
     import numpy as np
 
-    if not (isinstance(xmin, (int, float)) and isinstance(xmax, (int, float))
+    if not (is_real(xmin) and is_real(xmax)
             and math.isfinite(xmin) and math.isfinite(xmax) and xmin < xmax):
         raise ValueError(f"need finite xmin < xmax, got xmin={xmin!r}, xmax={xmax!r}")
-    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 100_000:
-        raise ValueError(f"points must be an int from 2 to 100000, got {points!r}")
+    points = int_in(points, "points", 2, 100_000)
     xs = np.linspace(xmin, xmax, points)
     values, slopes = activation_curve(fn, xs)
     name = fn if isinstance(fn, str) else getattr(fn, "__name__", "f")

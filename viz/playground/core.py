@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import numbers
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from chainrule.engine import Value, enable_grad
+from chainrule.engine.checks import int_in, integer, is_integer, number
 from chainrule.engine.tape import Tape
 from chainrule.nn import (
     MLP,
@@ -150,24 +150,18 @@ REGULARIZATIONS = ("none", "l1", "l2")
 # -- settings -------------------------------------------------------------------------------------
 
 def _int(value: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"playground setting {name} must be an int from {lo} to {hi}, got "
-                         f"{type(value).__name__} {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"playground setting {name} must be from {lo} to {hi}, got {value!r}")
-    return int(value)
+    return integer(value, name, minimum=lo, maximum=hi, type_error=ValueError,
+                   type_message=f"playground setting {{name}} must be an int from {lo} to {hi}, "
+                                "got {got}",
+                   message=f"playground setting {{name}} must be from {lo} to {hi}, got {{value}}")
 
 
 def _real(value: Any, name: str, lo: float, hi: float, *, lo_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"playground setting {name} must be a number, got "
-                         f"{type(value).__name__} {value!r}")
-    x = float(value)
-    if not (math.isfinite(x) and (lo < x if lo_open else lo <= x) and x <= hi):
-        bound = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
-        raise ValueError(f"playground setting {name} must be a finite number in {bound}, "
-                         f"got {value!r}")
-    return x
+    bound = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
+    return number(value, name, low=lo, high=hi, low_open=lo_open, type_error=ValueError,
+                  type_message="playground setting {name} must be a number, got {got}",
+                  message=f"playground setting {{name}} must be a finite number in {bound}, "
+                          "got {value}")
 
 
 def _choice(value: Any, name: str, options: Sequence[str]) -> str:
@@ -479,8 +473,8 @@ class Trainer:
         Raises ``FloatingPointError`` (changing no parameter) when the loss or a gradient
         becomes nan or inf: the learning rate is too large.
         """
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ValueError(f"step(n) needs an int n >= 0, got {n!r}")
+        n = integer(n, "n", minimum=0, type_error=ValueError,
+                    message="step(n) needs an int n >= 0, got {value}")
         s = self.settings
         params, tape = self.params, self._train_tape
         penalty = {"l1": l1_penalty, "l2": l2_penalty}.get(s.regularization)
@@ -585,10 +579,7 @@ class Trainer:
         and backpropagated, so every node has its value and gradient for drawing."""
         points = self.F_test if test else self.F_train
         targets = self.y_test if test else self.y_train
-        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not \
-                0 <= index < len(points):
-            raise ValueError(f"point index must be an int from 0 to {len(points) - 1}, got "
-                             f"{index!r}")
+        index = int_in(index, "point index", 0, len(points) - 1)
         names = self.settings.features
         xs = [Value(float(v), label=name) for v, name in zip(points[index], names)]
         out = self.model(xs)
@@ -652,16 +643,15 @@ def _finite_list(value: Any, name: str, *, length: int | None = None) -> list[fl
                          f"needs {length}")
     out = []
     for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"playground state: {name}[{i}] must be a finite number, got {v!r}")
-        out.append(float(v))
+        out.append(number(v, f"{name}[{i}]", type_error=ValueError,
+                          message="playground state: {name} must be a finite number, got "
+                                  "{value}"))
     return out
 
 
 def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12:
-        raise ValueError(f"playground state: {name} must be an int >= 0, got {value!r}")
-    return value
+    return integer(value, name, minimum=0, maximum=10**12, type_error=ValueError,
+                   message="playground state: {name} must be an int >= 0, got {value}")
 
 
 def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -709,7 +699,7 @@ def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[
     if doc.get("format") != STATE_FORMAT:
         raise ValueError(f"playground state: format must be {STATE_FORMAT!r}, got "
                          f"{doc.get('format')!r}")
-    if doc.get("version") != STATE_VERSION or isinstance(doc.get("version"), bool):
+    if not is_integer(doc.get("version")) or doc["version"] != STATE_VERSION:
         raise ValueError(f"playground state: unsupported version {doc.get('version')!r} "
                          f"(this is version {STATE_VERSION})")
     required = {"format", "version", "settings"}
