@@ -184,7 +184,8 @@ def op_text(node: Value, precision: int = 4) -> str:
     return rule.symbol
 
 
-def _font(text: str, color: str, size: int | None = None, bold: bool = False) -> str:
+def font(text: str, color: str, size: int | None = None, bold: bool = False) -> str:
+    """``text`` (already escaped) in a Graphviz HTML-like label's ``<font>`` tag."""
     body = f"<b>{text}</b>" if bold else text
     size_attr = f' point-size="{size}"' if size else ""
     return f'<font color="{color}"{size_attr}>{body}</font>'
@@ -238,7 +239,7 @@ def new_digraph(style: Style) -> ChainruleDigraph:
     dot.attr("edge", fontname="Helvetica", fontsize=f"{style.edge_fontsize:g}", color="#57606a",
              arrowsize="0.6")
     if style.title:
-        dot.attr("graph", label=f"<{_font(escape(style.title, 120), '#24292f', 13, True)}>",
+        dot.attr("graph", label=f"<{font(escape(style.title, 120), '#24292f', 13, True)}>",
                  labelloc="t")
     return dot
 
@@ -249,7 +250,7 @@ def value_label(node: Value, style: Style) -> str:
     rows = []
     if node.label:
         rows.append(f"<b>{escape(node.label)}</b>")
-    rows.append(_font(escape(format_number(node.data, p)), GREEN, bold=True))
+    rows.append(font(escape(format_number(node.data, p)), GREEN, bold=True))
     if style.show_grad:
         text = style.grad_text.get(node)
         if text is None:
@@ -258,7 +259,7 @@ def value_label(node: Value, style: Style) -> str:
             color = GREY if g is None else RED
         else:
             color = RED
-        rows.append(_font(escape(text), color, 10))
+        rows.append(font(escape(text), color, 10))
     rows.extend(style.extra_rows.get(node, ()))
     cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>>'
@@ -268,9 +269,9 @@ def edge_label(local: float, upstream: float | None, style: Style) -> str:
     """Local derivative (grey) and the contribution it passes back (red) for one edge."""
     p = style.precision
     boxed = style.boxed_edge_labels
-    rows = [_font(f"local {escape(format_number(local, p))}", "#424a53" if boxed else GREY)]
+    rows = [font(f"local {escape(format_number(local, p))}", "#424a53" if boxed else GREY)]
     if style.show_grad and upstream is not None:
-        rows.append(_font(f"&#8592; {escape(format_number(local * upstream, p))}", RED))
+        rows.append(font(f"&#8592; {escape(format_number(local * upstream, p))}", RED))
     if boxed:
         cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
         return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1" '
