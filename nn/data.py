@@ -49,6 +49,7 @@ __all__ = [
     "OneHotEncoder",
     "Split",
     "Standardizer",
+    "as_matrix",
     "jitter",
     "k_fold",
     "load_csv",
@@ -230,11 +231,19 @@ def make_regression(n: int = 100, noise: float = 0.1, seed: Any = 0,
 
 # -- preparation ----------------------------------------------------------------------------------
 
-def _matrix(data: Any, name: str = "X", *, column: bool = True,
-            what: str = "data") -> np.ndarray:
-    """``data`` as a finite (samples x features) float64 array, or an error naming ``name``.
+def as_matrix(data: Any, name: str = "X", *, column: bool = True,
+              what: str = "data") -> np.ndarray:
+    """``data`` as a finite (samples x features) float64 array, or an error naming ``name``
+    (and ``what`` the numbers are). A 1-D array is one feature per sample when ``column``
+    is True, else refused. Every loader and transformer of chainrule.nn checks its input
+    with it.
 
-    A 1-D array is one feature per sample when ``column`` is True, else refused.
+    Example:
+        >>> as_matrix([1, 2]).tolist()
+        [[1.0], [2.0]]
+        >>> as_matrix([[0.5, float("nan")]], what="inputs")
+        Traceback (most recent call last):
+        ValueError: X[0, 1] is nan; inputs must be finite
     """
     try:
         a = np.asarray(data, dtype=np.float64)
@@ -273,7 +282,7 @@ class Standardizer:
 
     def fit(self, X: Any) -> Standardizer:  # noqa: N803 - X as in every ML text
         """Compute the column means and (population) standard deviations of ``X``."""
-        a = _matrix(X)
+        a = as_matrix(X)
         with np.errstate(over="ignore", invalid="ignore"):
             mean, std = a.mean(axis=0), a.std(axis=0)
         big = ~(np.isfinite(mean) & np.isfinite(std))
@@ -300,7 +309,7 @@ class Standardizer:
     def _prepare(self, data: Any) -> tuple[np.ndarray, bool]:
         self._check_fitted()
         one_d = np.ndim(data) == 1
-        a = _matrix(data)
+        a = as_matrix(data)
         if a.shape[1] != len(self.mean):
             raise ValueError(f"Standardizer was fitted on {len(self.mean)} columns, "
                              f"got {a.shape[1]}")
@@ -641,7 +650,7 @@ class OneHotEncoder:
         """The category of each row: its largest column (so class probabilities work);
         None for a row of zeros (an unknown value encoded with ``handle_unknown="ignore"``)."""
         self._check_fitted()
-        a = _matrix(X, column=False)
+        a = as_matrix(X, column=False)
         if a.shape[1] != len(self.categories):
             raise ValueError(f"OneHotEncoder has {len(self.categories)} categories, got "
                              f"{a.shape[1]} columns")
@@ -738,7 +747,7 @@ def jitter(X: Any, y: Any, copies: int = 5, sigma: Any = 0.05, *,  # noqa: N803
         >>> X2.shape, y2.tolist()
         ((6, 2), [0, 1, 0, 1, 0, 1])
     """
-    a = _matrix(X, "X", column=False)
+    a = as_matrix(X, "X", column=False)
     labels = np.asarray(y)
     if labels.ndim == 0 or len(labels) != len(a):
         raise ValueError(f"X and y differ in length ({len(a)} vs "

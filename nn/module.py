@@ -17,6 +17,7 @@ neuron.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -263,6 +264,12 @@ class Module:
     trace_safe: bool = False
     """Set to True in a subclass whose forward pass builds the same ops for every input
     (no Python ``if`` on ``.data``, no randomness); see :attr:`Module.traceable`."""
+    output_activation: Activation | str | None = None
+    """The activation the model's outputs went through last (an :class:`Activation`), or
+    None when unknown. ``fit`` picks its default loss and its accuracy threshold from it,
+    and the decision-boundary plot its threshold: a model ending in a sigmoid outputs
+    probabilities (class 1 above 0.5), any other model scores (class 1 above 0). The
+    modules of this package say it; a custom module may set it (a name will do)."""
 
     # -- structure --------------------------------------------------------------------------
     def _walk(self) -> Iterator[tuple[str, Any]]:
@@ -343,10 +350,43 @@ class Module:
         subclass defined outside this package that has not declared
         ``trace_safe = True`` (its forward might branch on values).
         """
-        return all(m._traceable_self() for m in _all_modules(self))
+        return all(m.untraceable_reason() is None for m in _all_modules(self))
 
-    def _traceable_self(self) -> bool:
-        return type(self).trace_safe
+    def untraceable_reason(self) -> str | None:
+        """Why this module itself (not counting its sub-modules) cannot be recorded once
+        and replayed, or None when it can.
+
+        Example:
+            >>> Dropout(0.5).untraceable_reason()
+            'Dropout(p=0.5) is active in training mode (the tape would freeze its mask)'
+            >>> Dropout(0.5).eval().untraceable_reason() is None
+            True
+        """
+        if type(self).trace_safe:
+            return None
+        return f"{type(self).__name__} does not declare trace_safe = True"
+
+    @contextlib.contextmanager
+    def mode(self, training: bool) -> Iterator[Module]:
+        """Training (True) or evaluation (False) mode for the length of a ``with`` block;
+        afterwards every sub-module is back in the mode it was in, even after an error.
+
+        Example:
+            >>> net = Sequential(Layer(2, 2, seed=0), Dropout(0.5))
+            >>> with net.mode(False):
+            ...     net[1].training
+            False
+            >>> net[1].training
+            True
+        """
+        modules = _all_modules(self)
+        before = [m.training for m in modules]
+        self.train(training)
+        try:
+            yield self
+        finally:
+            for m, was in zip(modules, before):
+                m.training = was
 
     # -- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, float]:
@@ -502,6 +542,11 @@ class Neuron(Module):
         xs = _as_inputs(x, self.nin, self)
         return self.activation(_vsum([*map(mul, self.w, xs), self.b]))
 
+    @property
+    def output_activation(self) -> Activation:
+        """The neuron's activation."""
+        return self.activation
+
     def architecture(self) -> dict[str, Any]:
         return {"type": "Neuron", "nin": self.nin, "activation": self.activation.to_json()}
 
@@ -548,6 +593,11 @@ class Layer(Module):
 
     def __call__(self, x: Any) -> list[Value]:
         return self._forward(_as_inputs(x, self.nin, self))
+
+    @property
+    def output_activation(self) -> Activation:
+        """The layer's activation."""
+        return self.activation
 
     def architecture(self) -> dict[str, Any]:
         return {"type": "Layer", "nin": self.nin, "nout": self.nout,
@@ -659,8 +709,10 @@ class Dropout(Module):
         # graph, with gradient 0, so pictures show what was dropped.
         return [v * (0.0 if rand() < self.p else keep) for v in xs]
 
-    def _traceable_self(self) -> bool:
-        return not (self.training and self.p > 0.0)  # random in training mode
+    def untraceable_reason(self) -> str | None:
+        if self.training and self.p > 0.0:  # random numbers, drawn anew on every call
+            return f"{self!r} is active in training mode (the tape would freeze its mask)"
+        return None
 
     def architecture(self) -> dict[str, Any]:
         return {"type": "Dropout", "p": self.p, "seed": self.seed}
@@ -684,6 +736,7 @@ class Maxout(Module):
     """
 
     trace_safe = True
+    output_activation = Activation("linear")  # the max of linear pieces is not squashed
 
     def __init__(
         self,
@@ -762,6 +815,14 @@ class Sequential(Module):
         return x
 
     @property
+    def output_activation(self) -> Activation | str | None:
+        """The last module's (a trailing Dropout changes no kind of output)."""
+        for m in reversed(self.layers):
+            if not isinstance(m, Dropout):
+                return m.output_activation
+        return None
+
+    @property
     def nin(self) -> int | None:
         """Input width of the first module that declares one (None if none does)."""
         for m in self.layers:
@@ -833,6 +894,7 @@ class Residual(Module):
     """
 
     trace_safe = True
+    output_activation = Activation("linear")  # x + block(x), whatever the block ends in
 
     def __init__(self, block: Module) -> None:
         if not isinstance(block, Module):

@@ -157,17 +157,11 @@ def plot_history(history: Any, *, title: str | None = None,
 
 
 def _threshold_for(model: Any) -> float:
-    # The output activation as fit sees it: a sigmoid Neuron or Layer (logistic
-    # regression) outputs probabilities as much as an MLP with a sigmoid output does.
-    from chainrule.nn import Module
-    from chainrule.nn.training import output_activation
-
-    if isinstance(model, Module):
-        name = output_activation(model)
-    else:
-        act = getattr(model, "output_activation", None)
-        name = getattr(act, "name", act)
-    return 0.5 if name == "sigmoid" else 0.0
+    # The output activation as fit sees it (Module.output_activation: an Activation, or a
+    # name on a model of one's own): a sigmoid Neuron or Layer (logistic regression)
+    # outputs probabilities as much as an MLP with a sigmoid output does.
+    act = getattr(model, "output_activation", None)
+    return 0.5 if getattr(act, "name", act) == "sigmoid" else 0.0
 
 
 def _tape_outputs(model: Any, points: np.ndarray) -> np.ndarray | None:
