@@ -653,7 +653,7 @@ class Playground:
             title="regression value" if s.regression else "class: blue 1, orange 0")
         h = t.history
         train_now, test_now = t.losses()
-        self.loss_image.value = loss_png([*h.epoch, t.epoch + t._pos / len(t._order)],
+        self.loss_image.value = loss_png([*h.epoch, t.epochs_done],
                                          [*h.train, train_now], [*h.test, test_now])
         self.inspector_image.value = self._inspector(maps)
         acc = t.accuracy()

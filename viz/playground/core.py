@@ -16,6 +16,7 @@ statistics of the training points before they reach the network.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -49,6 +50,7 @@ from chainrule.nn import (
 )
 from chainrule.nn.optim import Optimizer
 from chainrule.nn.persistence import StrictJSONError, strict_json_loads
+from chainrule.nn.training import NonFiniteLossError, TapeLossAndGrad, train_step
 
 __all__ = [
     "ACTIVATIONS",
@@ -405,12 +407,9 @@ class Trainer:
                          output_activation="linear", seed=s.seed)
         self.params = self.model.parameters()
         self.weights = [w for layer in self.model.layers for n in layer.neurons for w in n.w]
-        loss_fn = mse_loss if s.regression else binary_cross_entropy_with_logits
+        self.loss_fn = mse_loss if s.regression else binary_cross_entropy_with_logits
         nin = len(s.features)
         model = self.model
-
-        def sample_loss(xs: list[Value]) -> Value:
-            return loss_fn(model(xs[:nin]), xs[nin])
 
         def every_neuron(xs: list[Value]) -> list[Value]:
             outs: list[Value] = []
@@ -419,12 +418,12 @@ class Trainer:
                 outs.extend(xs)
             return outs
 
-        example = [0.0] * nin + [0.0]
-        # Two replays of one recording: the tape keeps arrays for two batch sizes, and
+        # fit's batch computation, twice: a tape keeps arrays for two batch sizes, and
         # training (batch, last batch) and evaluation (train set, test set) need four.
-        self._train_tape = Tape.record(sample_loss, example, self.params)
-        self._eval_tape = Tape.record(sample_loss, example, self.params)
-        self._neuron_tape = Tape.record(every_neuron, example[:nin], self.params)
+        self._train_tape, self._eval_tape = (
+            TapeLossAndGrad(model, self.loss_fn, self.loss_fn.target_encoding, nin, 1)
+            for _ in range(2))
+        self._neuron_tape = Tape.record(every_neuron, [0.0] * nin, self.params)
         self.optimizer = OPTIMIZERS[s.optimizer](self.params, s.learning_rate)
         self.epoch = self.steps = 0
         self._order = self._permutation()
@@ -476,30 +475,23 @@ class Trainer:
         n = integer(n, "n", minimum=0, type_error=ValueError,
                     message="step(n) needs an int n >= 0, got {value}")
         s = self.settings
-        params, tape = self.params, self._train_tape
-        penalty = {"l1": l1_penalty, "l2": l2_penalty}.get(s.regularization)
-        rate = s.regularization_rate
+        penalty = None
+        if s.regularization != "none" and s.regularization_rate > 0.0:
+            regularizer = {"l1": l1_penalty, "l2": l2_penalty}[s.regularization]
+            penalty = functools.partial(regularizer, self.weights, s.regularization_rate)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # reported as an error below
-            for _ in range(int(n)):
+            for _ in range(n):
                 idx = self._order[self._pos:self._pos + s.batch_size]
-                batch = np.column_stack([self.F_train[idx], self.y_train[idx]])
-                for p in params:
-                    p.grad = 0.0
-                loss = float(tape.forward(batch).mean())
-                if math.isfinite(loss):
-                    tape.backward(np.full(len(idx), 1.0 / len(idx)))
-                if penalty is not None and rate > 0.0:
-                    reg = penalty(self.weights, rate)
-                    reg.backward()
-                    loss += reg.data
-                if not math.isfinite(loss):
-                    for p in params:
-                        p.grad = 0.0
+                batch = functools.partial(self._train_tape, self.model, self.loss_fn,
+                                          self.F_train[idx], self.y_train[idx], 1)
+                try:
+                    train_step(self.optimizer, batch, penalty=penalty)
+                except NonFiniteLossError as err:
                     raise FloatingPointError(
-                        f"the loss became {loss!r} at step {self.steps + 1}; no weight was "
-                        f"changed (learning rate {s.learning_rate:g} too large?)")
-                self.optimizer.step()
+                        f"the loss became {err.loss!r} at step {self.steps + 1}; no weight "
+                        f"was changed (learning rate {s.learning_rate:g} too large?)"
+                    ) from None
                 self.steps += 1
                 self._pos += len(idx)
                 if self._pos >= len(self._order):
@@ -507,8 +499,13 @@ class Trainer:
                     self._order = self._permutation()
                     self._pos = 0
                     self._record_epoch()
-        for p in params:
-            p.grad = 0.0
+        self.optimizer.zero_grad()
+
+    @property
+    def epochs_done(self) -> float:
+        """Epochs of training so far, counting the current one's share: 3.25 is a quarter
+        of the way through the fourth (where the loss curve's last point goes)."""
+        return self.epoch + self._pos / len(self._order)
 
     def _record_epoch(self) -> None:
         train, test = self.losses()
@@ -523,8 +520,7 @@ class Trainer:
             return math.nan
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            rows = self._eval_tape.forward(np.column_stack([features, targets]))
-        return float(rows.mean())
+            return self._eval_tape.forward(features, targets)[0]
 
     def accuracy(self) -> tuple[float, float] | None:
         """Fraction of training and test points classified right (None for regression)."""
@@ -584,8 +580,7 @@ class Trainer:
         xs = [Value(float(v), label=name) for v, name in zip(points[index], names)]
         out = self.model(xs)
         out.label = "output"
-        loss_fn = mse_loss if self.settings.regression else binary_cross_entropy_with_logits
-        loss = loss_fn(out, float(targets[index]))
+        loss = self.loss_fn(out, float(targets[index]))
         loss.label = "loss"
         self.model.zero_grad()
         loss.backward()
