@@ -28,7 +28,7 @@ from operator import mul
 from typing import Any
 
 import numpy as np
-from chainrule.engine import Value
+from chainrule.engine import RULES, Value
 from chainrule.engine.checks import flag, integer, is_integer, is_real, number
 
 from . import files
@@ -62,15 +62,20 @@ def _identity(v: Value) -> Value:
     return v
 
 
-# name -> (function of a Value, default alpha or None when the activation takes none)
+def _op(name: str) -> tuple[Callable[..., Value], float | None]:
+    """An activation that is one op of the engine: its Value method, and the default of
+    its ``alpha`` as the rule table gives it (None when it takes none)."""
+    rule = RULES[name]
+    return getattr(Value, rule.method), rule.arguments.get("alpha")
+
+
+# name -> (function of a Value, default alpha or None when the activation takes none).
+# Six are ops of the engine (one row each in chainrule.engine.RULES); linear and swish
+# (x * sigmoid(x)) are compositions.
 _ACTIVATION_TABLE: dict[str, tuple[Callable[..., Value], float | None]] = {
     "linear": (_identity, None),
-    "relu": (Value.relu, None),
-    "leaky_relu": (Value.leaky_relu, 0.01),
-    "elu": (Value.elu, 1.0),
-    "sigmoid": (Value.sigmoid, None),
-    "tanh": (Value.tanh, None),
-    "softplus": (Value.softplus, None),
+    **{name: _op(name)
+       for name in ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus")},
     "swish": (Value.swish, None),
 }
 

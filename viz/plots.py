@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from chainrule.engine import Value, no_grad
 from chainrule.engine.checks import int_in, is_integer, is_real
+from chainrule.nn import ACTIVATIONS, Activation
 
 if TYPE_CHECKING:
     import numpy as np
@@ -384,15 +385,11 @@ def plot_grad_magnitudes(source: Any, *, title: str | None = None,
 
 # -- an activation and its derivative ------------------------------------------------------
 
+# nn's activations by name (linear as a node, so it has a derivative to draw), then a few
+# other functions of one Value worth looking at.
 _ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    **{name: Activation(name) for name in ACTIVATIONS},
     "linear": lambda v: v * 1.0,
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,
-    "elu": Value.elu,
-    "sigmoid": Value.sigmoid,
-    "tanh": Value.tanh,
-    "softplus": Value.softplus,
-    "swish": Value.swish,
     "sin": Value.sin,
     "exp": Value.exp,
     "abs": Value.__abs__,

@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from chainrule.engine import Value
+from chainrule.engine import RULES, Value
+from chainrule.nn import ACTIVATIONS
 
 from ._io import format_number
 from .graph import (
@@ -48,7 +49,8 @@ from .graph import (
     value_label,
 )
 
-ACTIVATION_OPS = frozenset({"relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus"})
+ACTIVATION_OPS = frozenset(ACTIVATIONS) & frozenset(RULES)
+"""nn's activations that are one op of the engine (relu, tanh, sigmoid...)."""
 LEVELS = ("neuron", "layer")
 
 
