@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -77,6 +77,13 @@ def _eps(eps: Any) -> float:
 
 def _weight_decay(wd: Any) -> float:
     return _check(wd, "Invalid weight_decay value", 0.0)
+
+
+def _refuse_nonfinite(values: np.ndarray, what: Callable[[int], str]) -> None:
+    """FloatingPointError saying ``what(i)`` for the first nan or inf in ``values``."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        raise FloatingPointError(f"{what(int(np.argmin(finite)))}; no parameter was changed")
 
 
 def _collect(params: Any) -> tuple[list[Value], list[str]]:
@@ -170,27 +177,18 @@ class Optimizer:
         """
         params = self.params
         n = len(params)
+        name = type(self).__name__
         g = np.fromiter((p.grad for p in params), dtype=np.float64, count=n)
-        finite = np.isfinite(g)
-        if not finite.all():
-            i = int(np.argmin(finite))
-            raise FloatingPointError(
-                f"{type(self).__name__}.step: the gradient of {self._describe(i)} is "
-                f"{float(g[i])!r}; no parameter was changed"
-            )
+        _refuse_nonfinite(g, lambda i: f"{name}.step: the gradient of {self._describe(i)} is "
+                                       f"{float(g[i])!r}")
         if self.steps == 0 and not g.any():
             return  # step() before any backward(): nothing to do
         p = np.fromiter((v.data for v in params), dtype=np.float64, count=n)
         with np.errstate(all="ignore"):  # a non-finite result is reported just below
             new_p, new_state = self._update(p, g)
-        finite = np.isfinite(new_p)
-        if not finite.all():
-            i = int(np.argmin(finite))
-            raise FloatingPointError(
-                f"{type(self).__name__}.step would set {self._describe(i)} to "
-                f"{float(new_p[i])!r} (learning rate {self.lr!r} too large?); "
-                "no parameter was changed"
-            )
+        _refuse_nonfinite(new_p, lambda i: f"{name}.step would set {self._describe(i)} to "
+                                           f"{float(new_p[i])!r} (learning rate {self.lr!r} "
+                                           "too large?)")
         for v, x in zip(params, new_p.tolist()):
             v.data = x
         self.state = new_state

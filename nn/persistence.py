@@ -42,22 +42,9 @@ from typing import Any
 
 from chainrule.engine.checks import positive_int
 
-from . import files
+from . import files, module
 from .files import SpecialFileError
-from .module import (
-    FORMAT,
-    MLP,
-    VERSION,
-    Activation,
-    Dropout,
-    Layer,
-    Maxout,
-    Module,
-    Neuron,
-    Residual,
-    Sequential,
-    state_mismatch,
-)
+from .module import FORMAT, VERSION, Activation, Module, state_mismatch
 
 __all__ = ["FORMAT", "MAX_BYTES", "VERSION", "ModelFormatError", "SpecialFileError", "load",
            "save"]
@@ -254,12 +241,12 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
     if kind == "Neuron":
         _keys(arch, where, {"type", "nin", "activation"})
         nin, act = _int(arch, "nin", where), _act(arch, "activation", where)
-        return nin + 1, lambda: Neuron(nin, act, seed=0)
+        return nin + 1, lambda: module.Neuron(nin, act, seed=0)
     if kind == "Layer":
         _keys(arch, where, {"type", "nin", "nout", "activation"})
         nin, nout = _int(arch, "nin", where), _int(arch, "nout", where)
         act = _act(arch, "activation", where)
-        return nout * (nin + 1), lambda: Layer(nin, nout, act, seed=0)
+        return nout * (nin + 1), lambda: module.Layer(nin, nout, act, seed=0)
     if kind == "MLP":
         _keys(arch, where, {"type", "nin", "nouts", "activation", "output_activation"})
         nin = _int(arch, "nin", where)
@@ -273,12 +260,12 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
         act, out_act = _act(arch, "activation", where), _act(arch, "output_activation", where)
         sizes = [nin, *widths]
         count = sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(widths)))
-        return count, lambda: MLP(nin, widths, act, out_act, seed=0)
+        return count, lambda: module.MLP(nin, widths, act, out_act, seed=0)
     if kind == "Maxout":
         _keys(arch, where, {"type", "nin", "nout", "pieces"})
         nin, nout = _int(arch, "nin", where), _int(arch, "nout", where)
         pieces = _int(arch, "pieces", where)
-        return nout * pieces * (nin + 1), lambda: Maxout(nin, nout, pieces, seed=0)
+        return nout * pieces * (nin + 1), lambda: module.Maxout(nin, nout, pieces, seed=0)
     if kind == "Dropout":
         _keys(arch, where, {"type", "p", "seed"})
         p, seed = arch["p"], arch["seed"]
@@ -286,7 +273,7 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
             raise _Error(f"{where}.p must be a number in [0, 1), got {_shown(p)}")
         if seed is not None and type(seed) is not int:
             raise _Error(f"{where}.seed must be an integer or null, got {_type_name(seed)}")
-        return 0, lambda: Dropout(float(p), seed=seed)
+        return 0, lambda: module.Dropout(float(p), seed=seed)
     if kind == "Sequential":
         _keys(arch, where, {"type", "layers"})
         if depth >= _MAX_SEQUENTIAL_DEPTH:
@@ -297,7 +284,7 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
             raise _Error(f"{where}.layers must be a non-empty list, got {_type_name(layers)}")
         parts = [_architecture(m, f"{where}.layers[{i}]", depth + 1)
                  for i, m in enumerate(layers)]
-        return sum(c for c, _ in parts), lambda: Sequential(*(build() for _, build in parts))
+        return sum(c for c, _ in parts), lambda: module.Sequential(*(build() for _, build in parts))
     if kind == "Residual":
         _keys(arch, where, {"type", "block"})
         if depth >= _MAX_SEQUENTIAL_DEPTH:
@@ -306,7 +293,7 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
 
         def build_residual() -> Module:
             try:
-                return Residual(build_block())
+                return module.Residual(build_block())
             except ValueError as e:  # a block whose widths differ
                 raise _Error(f"{where}: {e}") from None
         return count, build_residual
