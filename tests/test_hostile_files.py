@@ -743,5 +743,8 @@ def test_saving_works_where_files_cannot_be_locked(tmp_path, model, monkeypatch)
 
     monkeypatch.setattr(files.fcntl, "flock", no_locks)
     model.save(tmp_path / "model.json")
-    model.save(tmp_path / "model.json")
+    for p in model.parameters():
+        p.data += 1.0
+    model.save(tmp_path / "model.json")  # over the first, still without a lock
     _only(tmp_path, "model.json")
+    assert load(tmp_path / "model.json").state_dict() == model.state_dict()
