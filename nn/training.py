@@ -26,9 +26,13 @@ Engines: the per-batch work (forward, loss, backward) is one function.
 the target as an input) and replays it for every batch with numpy
 (:mod:`chainrule.engine.tape`): the same rules, the same numbers to ~1e-15, hundreds of
 times faster. ``fit(engine="auto")`` uses the tape when the model is ``traceable`` (no
-active Dropout, no custom Module that did not declare ``trace_safe``) and the loss is a
-built-in one, and otherwise says why it falls back to the scalar engine
-(``History.engine``, and a line above the progress bar).
+active Dropout, no custom Module that did not declare ``trace_safe``) and the loss
+declares ``trace_safe`` (the built-in ones do), and otherwise says why it falls back to
+the scalar engine (``History.engine``, and a line above the progress bar).
+
+:func:`train_step` is one update (zero the gradients, loss and gradients, penalty,
+refuse a non-finite loss, clip, step): ``fit`` makes each of its steps with it, and so
+does the playground.
 """
 
 from __future__ import annotations
@@ -334,9 +338,12 @@ class TapeLossAndGrad:
     model's outputs. Calling the object has the signature and effect of
     :func:`scalar_loss_and_grad`: the batch-mean loss, the outputs, and the mean
     gradient added into each parameter's ``.grad`` (nothing when the loss is not finite).
+    ``encoding`` is the loss's ``target_encoding`` (``"index"`` makes the target a one-hot
+    input; None passes targets as they are), ``nin`` and ``width`` the model's numbers of
+    inputs and outputs. The playground trains with it too.
     """
 
-    def __init__(self, model: Module, loss_fn: Callable[..., Value], encoding: str,
+    def __init__(self, model: Module, loss_fn: Callable[..., Value], encoding: str | None,
                  nin: int, width: int) -> None:
         self.width = width
         self.encoding = encoding
@@ -628,8 +635,9 @@ def fit(
             docstring).
         loss: a loss function ``loss(outputs, targets)`` or a name (``"mse"``, ``"mae"``,
             ``"bce"``, ``"bce_with_logits"``, ``"hinge"``, ``"cross_entropy"``); None
-            picks the task's default. Binary labels are given to hinge as -1/+1, to the
-            cross-entropies as 0/1, and to other functions as they are.
+            picks the task's default. Binary labels are given to the loss as its
+            ``target_encoding`` says (hinge: -1/+1, the cross-entropies: 0/1; as they are
+            when it has none), see :mod:`chainrule.nn.losses`.
         optimizer: default ``Adam(model.parameters(), lr=0.01)``.
         epochs: passes over the data (default 20). batch_size: samples per update
             (default 32; larger than n means full batch).
