@@ -483,8 +483,8 @@ class Trainer:
             warnings.simplefilter("ignore", RuntimeWarning)  # reported as an error below
             for _ in range(n):
                 idx = self._order[self._pos:self._pos + s.batch_size]
-                batch = functools.partial(self._train_tape, self.model, self.loss_fn,
-                                          self.F_train[idx], self.y_train[idx], 1)
+                batch = functools.partial(self.loss_and_grad, self.F_train[idx],
+                                          self.y_train[idx])
                 try:
                     train_step(self.optimizer, batch, penalty=penalty)
                 except NonFiniteLossError as err:
@@ -500,6 +500,21 @@ class Trainer:
                     self._pos = 0
                     self._record_epoch()
         self.optimizer.zero_grad()
+
+    def loss_and_grad(self, features: np.ndarray, targets: np.ndarray
+                      ) -> tuple[float, np.ndarray]:
+        """The mean data loss of standardised feature rows and their targets, and the
+        network's outputs; the gradient of that mean is *added* into every parameter's
+        ``.grad`` (what a training step computes before its update; zero them first with
+        :meth:`clear_grads`).
+
+        Example:
+            >>> t = Trainer(Settings(dataset="xor", hidden=(2,)))
+            >>> loss, outputs = t.loss_and_grad(t.F_train[:4], t.y_train[:4])
+            >>> outputs.shape, any(p.grad != 0.0 for p in t.params)
+            ((4, 1), True)
+        """
+        return self._train_tape(self.model, self.loss_fn, features, targets, 1)
 
     @property
     def epochs_done(self) -> float:
