@@ -353,6 +353,7 @@ class TapeLossAndGrad:
         # so forward() repeats the check on every batch, as the scalar engine does.
         self._probabilities = getattr(loss_fn, "predictions", None) == "probabilities"
         self._loss_name = getattr(loss_fn, "__name__", "the loss")
+        self._seeds: dict[int, np.ndarray] = {}  # backward's seed by batch size
 
         def one_sample(v: list[Value]) -> list[Value]:
             out = _outputs_as_values(model(v[:nin]), width)
@@ -368,11 +369,11 @@ class TapeLossAndGrad:
 
     def _inputs(self, inputs: np.ndarray, targets: list[Any]) -> np.ndarray:
         n = len(inputs)
-        cols = np.zeros((n, self.n_targets))
         if self.encoding == "index":
+            cols = np.zeros((n, self.n_targets))
             cols[np.arange(n), np.asarray(targets, dtype=np.int64)] = 1.0
         else:
-            cols[:] = np.asarray(targets, dtype=np.float64).reshape(n, self.n_targets)
+            cols = np.asarray(targets, dtype=np.float64).reshape(n, self.n_targets)
         return np.concatenate([inputs, cols], axis=1)
 
     def forward(self, inputs: np.ndarray, targets: list[Any]) -> tuple[float, np.ndarray]:
@@ -387,8 +388,12 @@ class TapeLossAndGrad:
                  targets: list[Any], width: int) -> tuple[float, np.ndarray]:
         value, outputs = self.forward(inputs, targets)
         if math.isfinite(value):
-            seed = np.zeros((len(inputs), 1 + width))
-            seed[:, 0] = 1.0 / len(inputs)  # d mean / d loss_i
+            n = len(inputs)
+            seed = self._seeds.get(n)
+            if seed is None:  # d mean / d loss_i for each sample, nothing for the outputs
+                seed = self._seeds[n] = np.zeros((n, 1 + width))
+                seed[:, 0] = 1.0 / n
+                seed.flags.writeable = False  # reused: nothing may change it
             self.tape.backward(seed)
         return value, outputs
 
