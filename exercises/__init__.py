@@ -15,9 +15,10 @@ Example:
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
+
+from chainrule.engine.checks import number
 
 from .checks import CHECKED_OPS, CHECKS
 from .judge import KINDS, Judge
@@ -85,9 +86,8 @@ def check_engine(cls: Any, *, timeout: float = 5.0, isolation: str = "auto",
     """
     if not callable(cls):
         raise TypeError(f"check_engine needs a class such as Value, got {type(cls).__name__}")
-    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout) or timeout <= 0):
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    timeout = number(timeout, "timeout", low=0.0, low_open=True, type_error=ValueError,
+                     message="{name} must be a positive number of seconds, got {value}")
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
     mode = resolve_isolation(isolation)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chainrule.engine import RULES
+from chainrule.engine.checks import integer
 
 from .checks import Check
 from .judge import Verdict, close, fmt, reference
@@ -197,8 +198,7 @@ class EngineReport:
             note = (f"{self.engine}: all {self.passed} checks passed" if self.ok
                     else f"{self.engine}: {len(self.not_run)} checks did not run")
             return _note_graph(note, "#dafbe1" if self.ok else "#fff8c5")
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        index = integer(index, "index", message="{name} must be an int, got {type}")
         if not -len(self.failures) <= index < len(self.failures):
             raise IndexError(f"index {index} out of range: the report has "
                              f"{len(self.failures)} failures")

@@ -21,7 +21,6 @@ import csv
 import io
 import itertools
 import math
-import numbers
 import os
 import re
 import unicodedata
@@ -30,8 +29,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from chainrule.engine.checks import (
+    flag,
+    fraction,
+    integer,
+    is_integer,
+    is_real,
+    number,
+    positive_int,
+)
 
-from . import _files
+from . import files
 
 __all__ = [
     "MAX_CSV_BYTES",
@@ -41,6 +49,7 @@ __all__ = [
     "OneHotEncoder",
     "Split",
     "Standardizer",
+    "as_matrix",
     "jitter",
     "k_fold",
     "load_csv",
@@ -59,27 +68,19 @@ __all__ = [
 def _generator(seed: Any) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+    if seed is not None and not is_integer(seed):
         raise TypeError(f"seed must be an int, None or a numpy Generator, got "
                         f"{type(seed).__name__}")
     return np.random.default_rng(None if seed is None else int(seed))
 
 
 def _n(n: Any, name: str = "n", minimum: int = 1) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(n).__name__} {n!r}")
-    if n < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {n!r}")
-    return int(n)
+    return integer(n, name, minimum=minimum, type_message="{name} must be an int, got {got}",
+                   message=f"{{name}} must be at least {minimum}, got {{value}}")
 
 
 def _noise(noise: Any) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
-        raise TypeError(f"noise must be a real number, got {type(noise).__name__}")
-    noise = float(noise)
-    if not (math.isfinite(noise) and noise >= 0.0):
-        raise ValueError(f"noise must be finite and >= 0, got {noise!r}")
-    return noise
+    return number(noise, "noise", low=0.0)
 
 
 def _finish(rng: np.random.Generator, pts: np.ndarray, y: np.ndarray,
@@ -230,11 +231,19 @@ def make_regression(n: int = 100, noise: float = 0.1, seed: Any = 0,
 
 # -- preparation ----------------------------------------------------------------------------------
 
-def _matrix(data: Any, name: str = "X", *, column: bool = True,
-            what: str = "data") -> np.ndarray:
-    """``data`` as a finite (samples x features) float64 array, or an error naming ``name``.
+def as_matrix(data: Any, name: str = "X", *, column: bool = True,
+              what: str = "data") -> np.ndarray:
+    """``data`` as a finite (samples x features) float64 array, or an error naming ``name``
+    (and ``what`` the numbers are). A 1-D array is one feature per sample when ``column``
+    is True, else refused. Every loader and transformer of chainrule.nn checks its input
+    with it.
 
-    A 1-D array is one feature per sample when ``column`` is True, else refused.
+    Example:
+        >>> as_matrix([1, 2]).tolist()
+        [[1.0], [2.0]]
+        >>> as_matrix([[0.5, float("nan")]], what="inputs")
+        Traceback (most recent call last):
+        ValueError: X[0, 1] is nan; inputs must be finite
     """
     try:
         a = np.asarray(data, dtype=np.float64)
@@ -273,7 +282,7 @@ class Standardizer:
 
     def fit(self, X: Any) -> Standardizer:  # noqa: N803 - X as in every ML text
         """Compute the column means and (population) standard deviations of ``X``."""
-        a = _matrix(X)
+        a = as_matrix(X)
         with np.errstate(over="ignore", invalid="ignore"):
             mean, std = a.mean(axis=0), a.std(axis=0)
         big = ~(np.isfinite(mean) & np.isfinite(std))
@@ -300,7 +309,7 @@ class Standardizer:
     def _prepare(self, data: Any) -> tuple[np.ndarray, bool]:
         self._check_fitted()
         one_d = np.ndim(data) == 1
-        a = _matrix(data)
+        a = as_matrix(data)
         if a.shape[1] != len(self.mean):
             raise ValueError(f"Standardizer was fitted on {len(self.mean)} columns, "
                              f"got {a.shape[1]}")
@@ -371,9 +380,7 @@ def train_val_test_split(X: Any, y: Any, val: float = 0.15, test: float = 0.15, 
     a, b = _xy(X, y)
     fractions = {}
     for name, f in (("val", val), ("test", test)):
-        if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0.0 <= f < 1.0:
-            raise ValueError(f"{name} must be a fraction in [0, 1), got {f!r}")
-        fractions[name] = float(f)
+        fractions[name] = fraction(f, name)
     n = len(a)
     n_val = round(fractions["val"] * n)
     n_test = round(fractions["test"] * n)
@@ -401,13 +408,9 @@ class Batches:
 
     def __init__(self, X: Any, y: Any, batch_size: int = 32, *,  # noqa: N803
                  shuffle: bool = True, seed: Any = 0) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-            raise ValueError(f"batch_size must be a positive int, got "
-                             f"{type(batch_size).__name__} {batch_size!r}")
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = positive_int(batch_size, "batch_size",
+                                       message="{name} must be a positive int, got {got}")
         self.X, self.y = _xy(X, y)
-        self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self._rng = _generator(seed)
 
@@ -474,11 +477,9 @@ class Imputer:
             raise ValueError(f"strategy must be one of {', '.join(self.STRATEGIES)}, got "
                              f"{strategy!r}")
         if strategy == "constant":
-            if isinstance(fill_value, bool) or not isinstance(fill_value, numbers.Real) \
-                    or not math.isfinite(fill_value):
-                raise ValueError(f"strategy='constant' needs a finite number as fill_value, "
-                                 f"got {fill_value!r}")
-            fill_value = float(fill_value)
+            fill_value = number(fill_value, "fill_value", type_error=ValueError,
+                                message="strategy='constant' needs a finite number as "
+                                        "fill_value, got {value}")
         elif fill_value is not None:
             raise ValueError(f"fill_value is only used with strategy='constant', got "
                              f"fill_value={fill_value!r} with strategy={strategy!r}")
@@ -527,8 +528,7 @@ class Imputer:
 
 
 def _is_missing(v: Any) -> bool:
-    return v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool)
-                         and math.isnan(v))
+    return v is None or (is_real(v) and math.isnan(v))
 
 
 def _category_column(values: Any, name: str) -> list[Any]:
@@ -650,7 +650,7 @@ class OneHotEncoder:
         """The category of each row: its largest column (so class probabilities work);
         None for a row of zeros (an unknown value encoded with ``handle_unknown="ignore"``)."""
         self._check_fitted()
-        a = _matrix(X, column=False)
+        a = as_matrix(X, column=False)
         if a.shape[1] != len(self.categories):
             raise ValueError(f"OneHotEncoder has {len(self.categories)} categories, got "
                              f"{a.shape[1]} columns")
@@ -712,8 +712,7 @@ def k_fold(n: int, k: int = 5, *, seed: Any = 0, shuffle: bool = True,
     k = _n(k, "k", 2)
     if k > n:
         raise ValueError(f"k={k} folds need at least {k} samples, got n={n}")
-    if not isinstance(shuffle, bool):
-        raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
+    flag(shuffle, "shuffle", message="{name} must be a bool, got {type}")
     rng = _generator(seed)
     if stratify is None:
         order = rng.permutation(n) if shuffle else np.arange(n)
@@ -761,17 +760,16 @@ def jitter(X: Any, y: Any, copies: int = 5, sigma: Any = 0.05, *,  # noqa: N803
         >>> X2.shape, y2.tolist()
         ((6, 2), [0, 1, 0, 1, 0, 1])
     """
-    a = _matrix(X, "X", column=False)
+    a = as_matrix(X, "X", column=False)
     labels = np.asarray(y)
     if labels.ndim == 0 or len(labels) != len(a):
         raise ValueError(f"X and y differ in length ({len(a)} vs "
                          f"{labels.size if labels.ndim == 0 else len(labels)} samples)")
     copies = _n(copies, "copies", 0)
-    if not isinstance(keep_original, bool):
-        raise TypeError(f"keep_original must be a bool, got {type(keep_original).__name__}")
+    flag(keep_original, "keep_original", message="{name} must be a bool, got {type}")
     if copies == 0 and not keep_original:
         raise ValueError("copies=0 with keep_original=False leaves no data")
-    if isinstance(sigma, numbers.Real) and not isinstance(sigma, bool):
+    if is_real(sigma):
         scale = np.full(a.shape[1], float(sigma))
     else:
         try:
@@ -779,7 +777,7 @@ def jitter(X: Any, y: Any, copies: int = 5, sigma: Any = 0.05, *,  # noqa: N803
         except (TypeError, ValueError):
             raise TypeError(f"sigma must be a number or one number per column, got "
                             f"{type(sigma).__name__}") from None
-        if isinstance(sigma, bool) or scale.shape != (a.shape[1],):
+        if scale.shape != (a.shape[1],):  # (a bool is refused here too: shape ())
             raise ValueError(f"sigma must be a number or one number per column "
                              f"({a.shape[1]}), got {sigma!r}")
     if not (np.isfinite(scale).all() and (scale >= 0).all()):
@@ -845,19 +843,16 @@ def load_csv(path: Any, *, target: int | str | None = -1, header: bool = True,
         >>> X.tolist(), y.tolist()
         ([[0.5, 1.0], [2.0, -0.001]], [0.0, 1.0])
     """
-    p = _files.check_path(path)
-    where = _files.where(p)
+    p = files.check_path(path)
+    where = files.where(p)
     if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\r\n\"":
         raise ValueError(f"delimiter must be one character other than a quote or a line "
                          f"break, got {delimiter!r}")
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) \
-            or max_bytes <= 0:
-        raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
-    if target is not None and not isinstance(target, str) and (
-            isinstance(target, bool) or not isinstance(target, numbers.Integral)):
+    max_bytes = positive_int(max_bytes, "max_bytes")
+    if target is not None and not isinstance(target, str) and not is_integer(target):
         raise TypeError(f"target must be a column name, an index or None, got "
                         f"{type(target).__name__}")
-    with _files.open_regular(p) as f:
+    with files.open_regular(p) as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:
             raise ValueError(f"{where}: the file is {size} bytes, more than the limit of "

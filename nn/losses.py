@@ -14,23 +14,35 @@ Numerical care, as in PyTorch:
 * ``softmax``, ``log_softmax`` and ``cross_entropy`` subtract the largest logit first
   (the log-sum-exp trick), so logits of +-1000 give exact probabilities and gradients.
 
+What a loss tells :func:`~chainrule.nn.fit`, as attributes of the function:
+``target_encoding``, how class labels are given to it (``"0/1"`` for the binary
+cross-entropies, ``"-1/+1"`` for hinge, ``"index"`` for ``cross_entropy``, None for as they
+are); ``predictions``, what it reads the model's outputs as (``"probabilities"``, with
+0.5 between two classes, ``"scores"``, with 0 between them, or None for regression
+values); and ``trace_safe``, True when its graph is the same for every input, so the tape
+can replay it. A loss of one's own may set the same attributes.
+
 Example:
     >>> from chainrule.engine import Value
     >>> round(mse_loss([Value(1.0), Value(2.0)], [0.0, 4.0]).data, 6)
     2.5
     >>> round(cross_entropy([Value(1000.0), Value(-1000.0)], 1).data, 6)
     2000.0
+    >>> hinge_loss.target_encoding, binary_cross_entropy.predictions
+    ('-1/+1', 'probabilities')
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from chainrule.engine import Value
+from chainrule.engine.checks import is_integer, is_real, number
+
+from .module import Module
 
 __all__ = [
     "accuracy",
@@ -49,6 +61,7 @@ __all__ = [
 
 _vsum = Value.sum
 _vmax = Value.max
+_F = TypeVar("_F", bound=Callable[..., Value])
 # log(p) is clamped at -100 like torch.nn.functional.binary_cross_entropy. Clamping p
 # (not log p) at e^-100 gives the same value and, at p = 0 exactly, a finite gradient
 # where clamping the log would give 0 * inf = nan.
@@ -57,21 +70,15 @@ _LOG_FLOOR = math.exp(-100.0)
 
 # -- argument handling ------------------------------------------------------------------------
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (numbers.Real, np.floating, np.integer)) and not isinstance(
-        x, (bool, np.bool_)
-    )
-
-
 def _is_scalar(x: Any) -> bool:
-    return isinstance(x, Value) or _is_number(x)
+    return isinstance(x, Value) or is_real(x)
 
 
 def _scalar(x: Any, what: str) -> Value | float:
     """A Value or a float, refusing everything else."""
     if isinstance(x, Value):
         return x
-    if _is_number(x):
+    if is_real(x):
         return float(x)
     raise TypeError(f"{what} must be a Value or a real number, got {type(x).__name__}")
 
@@ -142,8 +149,23 @@ def _mean(terms: list[Value]) -> Value:
     return _vsum(terms) / len(terms)
 
 
+# -- what a loss tells fit ------------------------------------------------------------------------
+
+def _loss(targets: str | None, predictions: str | None) -> Callable[[_F], _F]:
+    """Mark a built-in loss with what ``fit`` needs to know about it (see the module
+    docstring): no list of losses to compare against, so a loss of one's own can say the
+    same by setting the three attributes."""
+    def mark(fn: _F) -> _F:
+        fn.target_encoding = targets  # type: ignore[attr-defined]
+        fn.predictions = predictions  # type: ignore[attr-defined]
+        fn.trace_safe = True  # type: ignore[attr-defined]
+        return fn
+    return mark
+
+
 # -- regression losses --------------------------------------------------------------------------
 
+@_loss(targets=None, predictions=None)
 def mse_loss(predictions: Any, targets: Any) -> Value:
     """Mean squared error ``mean((p - t)^2)`` (PyTorch's ``mse_loss``, no 1/2 factor).
 
@@ -155,6 +177,7 @@ def mse_loss(predictions: Any, targets: Any) -> Value:
     return _mean([(_as_value(p) - t) ** 2 for p, t in zip(ps, ts)])
 
 
+@_loss(targets=None, predictions=None)
 def mae_loss(predictions: Any, targets: Any) -> Value:
     """Mean absolute error ``mean(|p - t|)`` (PyTorch's ``l1_loss``).
 
@@ -175,6 +198,7 @@ def _check_01(ts: list[Value | float], name: str) -> None:
             raise ValueError(f"{name}: target {i} is {v!r}; targets must lie in [0, 1]")
 
 
+@_loss(targets="0/1", predictions="probabilities")
 def binary_cross_entropy(probabilities: Any, targets: Any) -> Value:
     """``mean(-(t log p + (1 - t) log(1 - p)))`` for probabilities p in [0, 1].
 
@@ -206,6 +230,7 @@ def binary_cross_entropy(probabilities: Any, targets: Any) -> Value:
     return _mean(terms)
 
 
+@_loss(targets="0/1", predictions="scores")
 def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Value:
     """Binary cross-entropy of ``sigmoid(z)``, computed stably from the logit z.
 
@@ -221,6 +246,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Value:
     return _mean([_as_value(z).softplus() - t * z for z, t in zip(zs, ts)])
 
 
+@_loss(targets="-1/+1", predictions="scores")
 def hinge_loss(scores: Any, targets: Any) -> Value:
     """``mean(max(0, 1 - t s))`` with targets t in {-1, +1} (SVM max-margin loss).
 
@@ -293,9 +319,7 @@ def _sample_ce(zs: list[Value], target: Any, name: str) -> Value:
     k = len(zs)
     shifted = _shifted(zs)
     lse = _vsum([s.exp() for s in shifted]).log()
-    if isinstance(target, (numbers.Integral, np.integer)) and not isinstance(
-        target, (bool, np.bool_)
-    ):
+    if is_integer(target):
         t = int(target)
         if not 0 <= t < k:
             raise ValueError(f"{name}: class index {t} is outside [0, {k - 1}] "
@@ -321,6 +345,7 @@ def _sample_ce(zs: list[Value], target: Any, name: str) -> Value:
     return _vsum([t * (lse - s) for t, s in zip(probs, shifted)])
 
 
+@_loss(targets="index", predictions="scores")
 def cross_entropy(logits: Any, target: Any) -> Value:
     """Softmax + negative log-likelihood: ``-log softmax(z)[target]``, batch-averaged.
 
@@ -356,8 +381,6 @@ def cross_entropy(logits: Any, target: Any) -> Value:
 # -- regularisation -------------------------------------------------------------------------------
 
 def _params(params: Any, name: str) -> list[Value]:
-    from .module import Module  # local: module.py does not depend on losses
-
     if isinstance(params, Module):
         return params.parameters()
     if isinstance(params, Value):
@@ -412,12 +435,8 @@ def elastic_net_penalty(params: Any, l1: float = 0.5, l2: float = 0.5) -> Value:
 
 
 def _strength(x: Any, name: str) -> float:
-    if not _is_number(x):
-        raise TypeError(f"{name}: strength must be a real number, got {type(x).__name__}")
-    x = float(x)
-    if not (math.isfinite(x) and x >= 0.0):
-        raise ValueError(f"{name}: strength must be finite and >= 0, got {x!r}")
-    return x
+    return number(x, name, low=0.0, type_message="{name}: strength must be a real number, got "
+                  "{type}", message="{name}: strength must be finite and >= 0, got {value}")
 
 
 # -- accuracy -------------------------------------------------------------------------------------

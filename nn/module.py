@@ -17,16 +17,21 @@ neuron.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import math
-import numbers
+import os
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import mul
 from typing import Any
 
 import numpy as np
-from chainrule.engine import Value
+from chainrule.engine import RULES, Value
+from chainrule.engine.checks import flag, integer, is_integer, is_real, number
+
+from . import files
 
 __all__ = [
     "ACTIVATIONS",
@@ -45,6 +50,11 @@ __all__ = [
 _vsum = Value.sum
 _vmax = Value.max
 
+FORMAT = "chainrule.model"
+"""The format tag of a model file (``Module.save`` writes it, ``persistence.load`` checks it)."""
+VERSION = 1
+"""The version of the model file format."""
+
 
 # -- activations --------------------------------------------------------------------------
 
@@ -52,15 +62,20 @@ def _identity(v: Value) -> Value:
     return v
 
 
-# name -> (function of a Value, default alpha or None when the activation takes none)
+def _op(name: str) -> tuple[Callable[..., Value], float | None]:
+    """An activation that is one op of the engine: its Value method, and the default of
+    its ``alpha`` as the rule table gives it (None when it takes none)."""
+    rule = RULES[name]
+    return getattr(Value, rule.method), rule.arguments.get("alpha")
+
+
+# name -> (function of a Value, default alpha or None when the activation takes none).
+# Six are ops of the engine (one row each in chainrule.engine.RULES); linear and swish
+# (x * sigmoid(x)) are compositions.
 _ACTIVATION_TABLE: dict[str, tuple[Callable[..., Value], float | None]] = {
     "linear": (_identity, None),
-    "relu": (Value.relu, None),
-    "leaky_relu": (Value.leaky_relu, 0.01),
-    "elu": (Value.elu, 1.0),
-    "sigmoid": (Value.sigmoid, None),
-    "tanh": (Value.tanh, None),
-    "softplus": (Value.softplus, None),
+    **{name: _op(name)
+       for name in ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus")},
     "swish": (Value.swish, None),
 }
 
@@ -96,9 +111,12 @@ class Activation:
         if alpha is not None and default is None:
             raise ValueError(f"activation {name!r} takes no alpha, got alpha={alpha!r}")
         if default is not None:
-            alpha = default if alpha is None else _real(alpha, "alpha")
-            if not math.isfinite(alpha):
-                raise ValueError(f"activation {name!r} needs a finite alpha, got {alpha!r}")
+            if alpha is None:
+                alpha = default
+            else:
+                alpha = number(alpha, "alpha", type_message="{name} must be a real number, got "
+                               "{type}", message=f"activation {name!r} needs a finite alpha, "
+                               "got {value}")
             fn = functools.partial(fn, alpha=alpha)
         self.name = name
         self.alpha = alpha
@@ -187,7 +205,7 @@ def _rng(seed: Any) -> random.Random:
         return seed
     if seed is None:
         return random.Random()  # seeded from the OS, independent of random.seed()
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+    if not is_integer(seed):
         raise TypeError(
             f"seed must be an int, None or a random.Random, got {type(seed).__name__}"
         )
@@ -196,19 +214,9 @@ def _rng(seed: Any) -> random.Random:
 
 # -- argument checks ------------------------------------------------------------------------
 
-def _real(x: Any, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(x).__name__}")
-    return float(x)
-
-
 def _count(n: Any, name: str) -> int:
-    """A positive int (not a bool, not a float)."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(n).__name__} {n!r}")
-    if n <= 0:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
-    return int(n)
+    """A positive int: TypeError for a float or a bool, ValueError below 1."""
+    return integer(n, name, minimum=1, message="{name} must be a positive int, got {got}")
 
 
 def _as_inputs(x: Any, nin: int | None, who: Any) -> list[Value]:
@@ -234,9 +242,7 @@ def _as_inputs(x: Any, nin: int | None, who: Any) -> list[Value]:
         return [v if type(v) is Value else Value(v) for v in x]
     except TypeError:
         for i, v in enumerate(x):
-            if not isinstance(v, Value) and (
-                isinstance(v, bool) or not isinstance(v, numbers.Real)
-            ):
+            if not isinstance(v, Value) and not is_real(v):
                 raise TypeError(
                     f"{who!r}: input {i} is {type(v).__name__} ({v!r}), "
                     "not a number or Value"
@@ -263,6 +269,12 @@ class Module:
     trace_safe: bool = False
     """Set to True in a subclass whose forward pass builds the same ops for every input
     (no Python ``if`` on ``.data``, no randomness); see :attr:`Module.traceable`."""
+    output_activation: Activation | str | None = None
+    """The activation the model's outputs went through last (an :class:`Activation`), or
+    None when unknown. ``fit`` picks its default loss and its accuracy threshold from it,
+    and the decision-boundary plot its threshold: a model ending in a sigmoid outputs
+    probabilities (class 1 above 0.5), any other model scores (class 1 above 0). The
+    modules of this package say it; a custom module may set it (a name will do)."""
 
     # -- structure --------------------------------------------------------------------------
     def _walk(self) -> Iterator[tuple[str, Any]]:
@@ -325,8 +337,7 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Switch this module and all sub-modules to training mode (Dropout active)."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"train(mode) needs a bool, got {type(mode).__name__}")
+        flag(mode, "mode", message="train(mode) needs a bool, got {type}")
         for m in _all_modules(self):
             m.training = mode
         return self
@@ -344,10 +355,43 @@ class Module:
         subclass defined outside this package that has not declared
         ``trace_safe = True`` (its forward might branch on values).
         """
-        return all(m._traceable_self() for m in _all_modules(self))
+        return all(m.untraceable_reason() is None for m in _all_modules(self))
 
-    def _traceable_self(self) -> bool:
-        return type(self).trace_safe
+    def untraceable_reason(self) -> str | None:
+        """Why this module itself (not counting its sub-modules) cannot be recorded once
+        and replayed, or None when it can.
+
+        Example:
+            >>> Dropout(0.5).untraceable_reason()
+            'Dropout(p=0.5) is active in training mode (the tape would freeze its mask)'
+            >>> Dropout(0.5).eval().untraceable_reason() is None
+            True
+        """
+        if type(self).trace_safe:
+            return None
+        return f"{type(self).__name__} does not declare trace_safe = True"
+
+    @contextlib.contextmanager
+    def mode(self, training: bool) -> Iterator[Module]:
+        """Training (True) or evaluation (False) mode for the length of a ``with`` block;
+        afterwards every sub-module is back in the mode it was in, even after an error.
+
+        Example:
+            >>> net = Sequential(Layer(2, 2, seed=0), Dropout(0.5))
+            >>> with net.mode(False):
+            ...     net[1].training
+            False
+            >>> net[1].training
+            True
+        """
+        modules = _all_modules(self)
+        before = [m.training for m in modules]
+        self.train(training)
+        try:
+            yield self
+        finally:
+            for m, was in zip(modules, before):
+                m.training = was
 
     # -- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, float]:
@@ -376,7 +420,7 @@ class Module:
         values = []
         for name, _ in named:
             v = state[name]
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            if not is_real(v):
                 raise TypeError(
                     f"load_state_dict: {name!r} must be a real number, got {type(v).__name__}"
                 )
@@ -389,15 +433,43 @@ class Module:
         for (_, p), v in zip(named, values):
             p.data = v
 
-    # -- persistence (implemented in persistence.py) --------------------------------------------
+    # -- saving (chainrule.nn.persistence reads the file back) -------------------------------------
     def save(self, path: Any, *, allow_nonfinite: bool = False) -> None:
         """Write the architecture and parameters to ``path`` as JSON, atomically.
 
-        Reload with ``chainrule.nn.load(path)``; see :mod:`chainrule.nn.persistence`.
-        """
-        from .persistence import save
+        Reload with ``chainrule.nn.load(path)``; :mod:`chainrule.nn.persistence` describes
+        the format. Refuses (``ValueError``) to save nan or inf parameters unless
+        ``allow_nonfinite``; such a file then needs ``allow_nonfinite=True`` to be loaded
+        too. A symlink is followed (the file it points to is replaced, the link stays); a
+        folder, pipe, device or socket is never replaced (``IsADirectoryError``,
+        :class:`~chainrule.nn.files.SpecialFileError`), nor a read-only file
+        (``PermissionError``, even for root).
 
-        save(self, path, allow_nonfinite=allow_nonfinite)
+        Example:
+            >>> import pathlib, tempfile
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "model.json"
+            >>> Neuron(2, seed=0).save(path)
+            >>> path.read_text().splitlines()[1:3]
+            [' "format": "chainrule.model",', ' "version": 1,']
+        """
+        files.check_path(path)
+        named = self.named_parameters()
+        if not allow_nonfinite:
+            for name, p in named:
+                if not math.isfinite(p.data):
+                    raise ValueError(
+                        f"refusing to save {os.fspath(path)}: parameter {name!r} is {p.data!r} "
+                        "(pass allow_nonfinite=True to save it anyway)"
+                    )
+        doc = {
+            "format": FORMAT,
+            "version": VERSION,
+            "architecture": self.architecture(),
+            "parameters": {name: p.data for name, p in named},
+        }
+        # The whole text exists before the file system is touched.
+        text = json.dumps(doc, indent=1, allow_nan=allow_nonfinite) + "\n"
+        files.atomic_write(path, text.encode("utf-8"))
 
     def architecture(self) -> dict[str, Any]:
         """A JSON-ready description from which the model can be rebuilt.
@@ -475,6 +547,11 @@ class Neuron(Module):
         xs = _as_inputs(x, self.nin, self)
         return self.activation(_vsum([*map(mul, self.w, xs), self.b]))
 
+    @property
+    def output_activation(self) -> Activation:
+        """The neuron's activation."""
+        return self.activation
+
     def architecture(self) -> dict[str, Any]:
         return {"type": "Neuron", "nin": self.nin, "activation": self.activation.to_json()}
 
@@ -521,6 +598,11 @@ class Layer(Module):
 
     def __call__(self, x: Any) -> list[Value]:
         return self._forward(_as_inputs(x, self.nin, self))
+
+    @property
+    def output_activation(self) -> Activation:
+        """The layer's activation."""
+        return self.activation
 
     def architecture(self) -> dict[str, Any]:
         return {"type": "Layer", "nin": self.nin, "nout": self.nout,
@@ -616,11 +698,10 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, seed: int | random.Random | None = None) -> None:
-        p = _real(p, "p")
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout probability p must be in [0, 1), got {p!r}")
-        self.p = p
-        self.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+        self.p = number(p, "p", low=0.0, high=1.0, high_open=True,
+                        type_message="{name} must be a real number, got {type}",
+                        message="Dropout probability p must be in [0, 1), got {value}")
+        self.seed = int(seed) if is_integer(seed) else None
         self._rng = _rng(seed)
 
     def __call__(self, x: Any) -> list[Value]:
@@ -633,8 +714,10 @@ class Dropout(Module):
         # graph, with gradient 0, so pictures show what was dropped.
         return [v * (0.0 if rand() < self.p else keep) for v in xs]
 
-    def _traceable_self(self) -> bool:
-        return not (self.training and self.p > 0.0)  # random in training mode
+    def untraceable_reason(self) -> str | None:
+        if self.training and self.p > 0.0:  # random numbers, drawn anew on every call
+            return f"{self!r} is active in training mode (the tape would freeze its mask)"
+        return None
 
     def architecture(self) -> dict[str, Any]:
         return {"type": "Dropout", "p": self.p, "seed": self.seed}
@@ -658,6 +741,7 @@ class Maxout(Module):
     """
 
     trace_safe = True
+    output_activation = Activation("linear")  # the max of linear pieces is not squashed
 
     def __init__(
         self,
@@ -736,6 +820,14 @@ class Sequential(Module):
         return x
 
     @property
+    def output_activation(self) -> Activation | str | None:
+        """The last module's (a trailing Dropout changes no kind of output)."""
+        for m in reversed(self.layers):
+            if not isinstance(m, Dropout):
+                return m.output_activation
+        return None
+
+    @property
     def nin(self) -> int | None:
         """Input width of the first module that declares one (None if none does)."""
         for m in self.layers:
@@ -807,6 +899,7 @@ class Residual(Module):
     """
 
     trace_safe = True
+    output_activation = Activation("linear")  # x + block(x), whatever the block ends in
 
     def __init__(self, block: Module) -> None:
         if not isinstance(block, Module):

@@ -30,13 +30,13 @@ Example:
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 from chainrule.engine import Value
+from chainrule.engine.checks import flag, number, positive_int
 
 from .module import Module
 
@@ -57,26 +57,14 @@ __all__ = [
 
 # -- hyperparameter checks (messages follow torch.optim) ------------------------------------------
 
-def _number(x: Any) -> float | None:
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.floating)):
-        return None
-    return float(x)
+_POSITIVE_INT = "Invalid {name}: {value} (need a positive int)"
 
 
 def _check(x: Any, message: str, lo: float, hi: float = math.inf, *, lo_open: bool = False,
            hi_open: bool = True) -> float:
-    """``x`` as a float within the bounds, else ValueError(f"{message}: {x!r}")."""
-    v = _number(x)
-    if (
-        v is None
-        or not math.isfinite(v)
-        or v < lo
-        or (lo_open and v == lo)
-        or v > hi
-        or (hi_open and v == hi)
-    ):
-        raise ValueError(f"{message}: {x!r}")
-    return v
+    """``x`` as a finite float within the bounds, else ValueError(f"{message}: {x!r}")."""
+    return number(x, message, low=lo, high=hi, low_open=lo_open, high_open=hi_open,
+                  message=message + ": {value}", type_error=ValueError)
 
 
 def _lr(lr: Any) -> float:
@@ -91,10 +79,11 @@ def _weight_decay(wd: Any) -> float:
     return _check(wd, "Invalid weight_decay value", 0.0)
 
 
-def _flag(x: Any, name: str) -> bool:
-    if not isinstance(x, bool):
-        raise TypeError(f"{name} must be True or False, got {type(x).__name__} {x!r}")
-    return x
+def _refuse_nonfinite(values: np.ndarray, what: Callable[[int], str]) -> None:
+    """FloatingPointError saying ``what(i)`` for the first nan or inf in ``values``."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        raise FloatingPointError(f"{what(int(np.argmin(finite)))}; no parameter was changed")
 
 
 def _collect(params: Any) -> tuple[list[Value], list[str]]:
@@ -188,27 +177,18 @@ class Optimizer:
         """
         params = self.params
         n = len(params)
+        name = type(self).__name__
         g = np.fromiter((p.grad for p in params), dtype=np.float64, count=n)
-        finite = np.isfinite(g)
-        if not finite.all():
-            i = int(np.argmin(finite))
-            raise FloatingPointError(
-                f"{type(self).__name__}.step: the gradient of {self._describe(i)} is "
-                f"{float(g[i])!r}; no parameter was changed"
-            )
+        _refuse_nonfinite(g, lambda i: f"{name}.step: the gradient of {self._describe(i)} is "
+                                       f"{float(g[i])!r}")
         if self.steps == 0 and not g.any():
             return  # step() before any backward(): nothing to do
         p = np.fromiter((v.data for v in params), dtype=np.float64, count=n)
         with np.errstate(all="ignore"):  # a non-finite result is reported just below
             new_p, new_state = self._update(p, g)
-        finite = np.isfinite(new_p)
-        if not finite.all():
-            i = int(np.argmin(finite))
-            raise FloatingPointError(
-                f"{type(self).__name__}.step would set {self._describe(i)} to "
-                f"{float(new_p[i])!r} (learning rate {self.lr!r} too large?); "
-                "no parameter was changed"
-            )
+        _refuse_nonfinite(new_p, lambda i: f"{name}.step would set {self._describe(i)} to "
+                                           f"{float(new_p[i])!r} (learning rate {self.lr!r} "
+                                           "too large?)")
         for v, x in zip(params, new_p.tolist()):
             v.data = x
         self.state = new_state
@@ -251,7 +231,7 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         self.momentum = _check(momentum, "Invalid momentum value", 0.0, 1.0)
         self.dampening = _check(dampening, "Invalid dampening value", 0.0, 1.0, hi_open=False)
-        self.nesterov = _flag(nesterov, "nesterov")
+        self.nesterov = flag(nesterov, "nesterov")
         self.weight_decay = _weight_decay(weight_decay)
         if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening, got "
@@ -299,7 +279,7 @@ class Adam(Optimizer):
                       _check(betas[1], "Invalid beta parameter at index 1", 0.0, 1.0))
         self.eps = _eps(eps)
         self.weight_decay = _weight_decay(weight_decay)
-        self.amsgrad = _flag(amsgrad, "amsgrad")
+        self.amsgrad = flag(amsgrad, "amsgrad")
 
     def _update(self, p, g):
         b1, b2 = self.betas
@@ -371,7 +351,7 @@ class RMSprop(Optimizer):
         self.eps = _eps(eps)
         self.weight_decay = _weight_decay(weight_decay)
         self.momentum = _check(momentum, "Invalid momentum value", 0.0, 1.0)
-        self.centered = _flag(centered, "centered")
+        self.centered = flag(centered, "centered")
 
     def _update(self, p, g):
         if self.weight_decay != 0.0:
@@ -488,10 +468,7 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral) \
-                or step_size <= 0:
-            raise ValueError(f"Invalid step_size: {step_size!r} (need a positive int)")
-        self.step_size = int(step_size)
+        self.step_size = positive_int(step_size, "step_size", message=_POSITIVE_INT)
         self.gamma = _check(gamma, "Invalid gamma value", 0.0, lo_open=True)
         super().__init__(optimizer)
 
@@ -516,10 +493,7 @@ class LinearLR(LRScheduler):
         self.start_factor = _check(start_factor, "Invalid start_factor", 0.0, 1.0,
                                    lo_open=True, hi_open=False)
         self.end_factor = _check(end_factor, "Invalid end_factor", 0.0, 1.0, hi_open=False)
-        if isinstance(total_iters, bool) or not isinstance(total_iters, numbers.Integral) \
-                or total_iters <= 0:
-            raise ValueError(f"Invalid total_iters: {total_iters!r} (need a positive int)")
-        self.total_iters = int(total_iters)
+        self.total_iters = positive_int(total_iters, "total_iters", message=_POSITIVE_INT)
         super().__init__(optimizer)
 
     def lr_at(self, epoch: int) -> float:
@@ -539,9 +513,7 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
-        if isinstance(T_max, bool) or not isinstance(T_max, numbers.Integral) or T_max <= 0:
-            raise ValueError(f"Invalid T_max: {T_max!r} (need a positive int)")
-        self.T_max = int(T_max)
+        self.T_max = positive_int(T_max, "T_max", message=_POSITIVE_INT)
         self.eta_min = _check(eta_min, "Invalid eta_min", 0.0)
         super().__init__(optimizer)
 
@@ -574,12 +546,10 @@ def clip_grad_norm(params: Any, max_norm: float, norm_type: float = 2.0, *,
         ps = params.parameters()
     else:
         ps, _ = _collect(params)
-    limit = _number(max_norm)
-    if limit is None or limit != limit or limit < 0.0:
-        raise ValueError(f"Invalid max_norm: {max_norm!r} (need a number >= 0)")
-    p = _number(norm_type)
-    if p is None or p != p or p < 1.0:
-        raise ValueError(f"Invalid norm_type: {norm_type!r} (need a number >= 1 or inf)")
+    limit = number(max_norm, "max_norm", low=0.0, finite=False, type_error=ValueError,
+                   message="Invalid {name}: {value} (need a number >= 0)")
+    p = number(norm_type, "norm_type", low=1.0, finite=False, type_error=ValueError,
+               message="Invalid {name}: {value} (need a number >= 1 or inf)")
     grads = [v.grad for v in ps]
     bad = [i for i, g in enumerate(grads) if not math.isfinite(g)]
     if bad:

@@ -40,26 +40,15 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from . import _files
-from ._files import SpecialFileError
-from .module import (
-    MLP,
-    Activation,
-    Dropout,
-    Layer,
-    Maxout,
-    Module,
-    Neuron,
-    Residual,
-    Sequential,
-    state_mismatch,
-)
+from chainrule.engine.checks import positive_int
+
+from . import files, module
+from .files import SpecialFileError
+from .module import FORMAT, VERSION, Activation, Module, state_mismatch
 
 __all__ = ["FORMAT", "MAX_BYTES", "VERSION", "ModelFormatError", "SpecialFileError", "load",
            "save"]
 
-FORMAT = "chainrule.model"
-VERSION = 1
 MAX_BYTES = 64 * 1024 * 1024
 """Files larger than this are refused before being read (pass ``max_bytes`` to change)."""
 _MAX_SEQUENTIAL_DEPTH = 16
@@ -85,13 +74,8 @@ class _Error(Exception):
 # -- saving ---------------------------------------------------------------------------------------
 
 def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
-    """Write ``model`` to ``path`` as JSON, atomically (see the module docstring).
-
-    Refuses (``ValueError``) to save nan or inf parameters unless ``allow_nonfinite``;
-    such a file then needs ``allow_nonfinite=True`` to be loaded too. A symlink is
-    followed (the file it points to is replaced, the link stays); a folder, pipe,
-    device or socket is never replaced (``IsADirectoryError``, :class:`SpecialFileError`),
-    nor a read-only file (``PermissionError``, even for root).
+    """Write ``model`` to ``path`` as JSON, atomically: ``model.save(path)`` (see
+    :meth:`Module.save <chainrule.nn.Module.save>` and the module docstring).
 
     Example:
         >>> import pathlib, tempfile
@@ -103,42 +87,13 @@ def save(model: Module, path: Any, *, allow_nonfinite: bool = False) -> None:
     """
     if not isinstance(model, Module):
         raise TypeError(f"save needs a Module, got {type(model).__name__}")
-    _files.check_path(path)
-    named = model.named_parameters()
-    if not allow_nonfinite:
-        for name, p in named:
-            if not math.isfinite(p.data):
-                raise ValueError(
-                    f"refusing to save {os.fspath(path)}: parameter {name!r} is {p.data!r} "
-                    "(pass allow_nonfinite=True to save it anyway)"
-                )
-    doc = {
-        "format": FORMAT,
-        "version": VERSION,
-        "architecture": model.architecture(),
-        "parameters": {name: p.data for name, p in named},
-    }
-    # The whole text exists before the file system is touched.
-    text = json.dumps(doc, indent=1, allow_nan=allow_nonfinite) + "\n"
-    atomic_write(path, text.encode("utf-8"))
-
-
-def atomic_write(path: Any, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old file or the new one.
-
-    A temporary file in the same directory (``os.replace`` is atomic only within one file
-    system), flushed and fsynced before the rename; removed again on any error. A new
-    file gets the usual mode (0666 less the umask), a replaced one keeps its mode. See
-    :mod:`chainrule.nn._files` for symlinks, special and read-only targets, and the
-    temporary files a killed save leaves behind.
-    """
-    _files.atomic_write(path, data)
+    model.save(path, allow_nonfinite=allow_nonfinite)
 
 
 # -- reading and parsing --------------------------------------------------------------------------
 
 def _read(path: Any, max_bytes: int) -> bytes:
-    with _files.open_regular(path) as f:
+    with files.open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:
             raise _Error(f"the file is {size} bytes, more than the limit of {max_bytes} "
@@ -286,12 +241,12 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
     if kind == "Neuron":
         _keys(arch, where, {"type", "nin", "activation"})
         nin, act = _int(arch, "nin", where), _act(arch, "activation", where)
-        return nin + 1, lambda: Neuron(nin, act, seed=0)
+        return nin + 1, lambda: module.Neuron(nin, act, seed=0)
     if kind == "Layer":
         _keys(arch, where, {"type", "nin", "nout", "activation"})
         nin, nout = _int(arch, "nin", where), _int(arch, "nout", where)
         act = _act(arch, "activation", where)
-        return nout * (nin + 1), lambda: Layer(nin, nout, act, seed=0)
+        return nout * (nin + 1), lambda: module.Layer(nin, nout, act, seed=0)
     if kind == "MLP":
         _keys(arch, where, {"type", "nin", "nouts", "activation", "output_activation"})
         nin = _int(arch, "nin", where)
@@ -305,12 +260,12 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
         act, out_act = _act(arch, "activation", where), _act(arch, "output_activation", where)
         sizes = [nin, *widths]
         count = sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(widths)))
-        return count, lambda: MLP(nin, widths, act, out_act, seed=0)
+        return count, lambda: module.MLP(nin, widths, act, out_act, seed=0)
     if kind == "Maxout":
         _keys(arch, where, {"type", "nin", "nout", "pieces"})
         nin, nout = _int(arch, "nin", where), _int(arch, "nout", where)
         pieces = _int(arch, "pieces", where)
-        return nout * pieces * (nin + 1), lambda: Maxout(nin, nout, pieces, seed=0)
+        return nout * pieces * (nin + 1), lambda: module.Maxout(nin, nout, pieces, seed=0)
     if kind == "Dropout":
         _keys(arch, where, {"type", "p", "seed"})
         p, seed = arch["p"], arch["seed"]
@@ -318,7 +273,7 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
             raise _Error(f"{where}.p must be a number in [0, 1), got {_shown(p)}")
         if seed is not None and type(seed) is not int:
             raise _Error(f"{where}.seed must be an integer or null, got {_type_name(seed)}")
-        return 0, lambda: Dropout(float(p), seed=seed)
+        return 0, lambda: module.Dropout(float(p), seed=seed)
     if kind == "Sequential":
         _keys(arch, where, {"type", "layers"})
         if depth >= _MAX_SEQUENTIAL_DEPTH:
@@ -329,7 +284,7 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
             raise _Error(f"{where}.layers must be a non-empty list, got {_type_name(layers)}")
         parts = [_architecture(m, f"{where}.layers[{i}]", depth + 1)
                  for i, m in enumerate(layers)]
-        return sum(c for c, _ in parts), lambda: Sequential(*(build() for _, build in parts))
+        return sum(c for c, _ in parts), lambda: module.Sequential(*(build() for _, build in parts))
     if kind == "Residual":
         _keys(arch, where, {"type", "block"})
         if depth >= _MAX_SEQUENTIAL_DEPTH:
@@ -338,7 +293,7 @@ def _architecture(arch: Any, where: str, depth: int = 0) -> tuple[int, Callable[
 
         def build_residual() -> Module:
             try:
-                return Residual(build_block())
+                return module.Residual(build_block())
             except ValueError as e:  # a block whose widths differ
                 raise _Error(f"{where}: {e}") from None
         return count, build_residual
@@ -399,8 +354,7 @@ def load(path: Any, *, into: Module | None = None, allow_nonfinite: bool = False
     """
     if into is not None and not isinstance(into, Module):
         raise TypeError(f"load(into=...) needs a Module, got {type(into).__name__}")
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
-        raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
+    max_bytes = positive_int(max_bytes, "max_bytes")
     try:
         doc = _parse(_read(path, max_bytes), allow_nonfinite)
         model, values = _check(doc, into, allow_nonfinite)

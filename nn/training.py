@@ -26,15 +26,19 @@ Engines: the per-batch work (forward, loss, backward) is one function.
 the target as an input) and replays it for every batch with numpy
 (:mod:`chainrule.engine.tape`): the same rules, the same numbers to ~1e-15, hundreds of
 times faster. ``fit(engine="auto")`` uses the tape when the model is ``traceable`` (no
-active Dropout, no custom Module that did not declare ``trace_safe``) and the loss is a
-built-in one, and otherwise says why it falls back to the scalar engine
-(``History.engine``, and a line above the progress bar).
+active Dropout, no custom Module that did not declare ``trace_safe``) and the loss
+declares ``trace_safe`` (the built-in ones do), and otherwise says why it falls back to
+the scalar engine (``History.engine``, and a line above the progress bar).
+
+:func:`train_step` is one update (zero the gradients, loss and gradients, penalty,
+refuse a non-finite loss, clip, step): ``fit`` makes each of its steps with it, and so
+does the playground.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
 import sys
 import warnings
 from collections.abc import Callable
@@ -43,15 +47,25 @@ from typing import Any
 
 import numpy as np
 from chainrule.engine import Value, enable_grad, no_grad
+from chainrule.engine.checks import is_real, number, positive_int
 from chainrule.engine.tape import Tape
 
-from . import losses as _losses
-from .data import Batches, _matrix, train_val_test_split
-from .module import MLP, Dropout, Layer, Maxout, Module, Neuron, Residual, Sequential
+from .data import Batches, as_matrix, train_val_test_split
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    elastic_net_penalty,
+    hinge_loss,
+    mae_loss,
+    mse_loss,
+)
+from .module import Module
 from .optim import Adam, LRScheduler, Optimizer, clip_grad_norm
 
 __all__ = [
     "History",
+    "NonFiniteLossError",
     "TapeLossAndGrad",
     "evaluate",
     "fit",
@@ -59,17 +73,18 @@ __all__ = [
     "output_activation",
     "predict",
     "scalar_loss_and_grad",
+    "train_step",
 ]
 
 _LOSSES: dict[str, Callable[..., Value]] = {
-    "mse": _losses.mse_loss,
-    "mae": _losses.mae_loss,
-    "bce": _losses.binary_cross_entropy,
-    "binary_cross_entropy": _losses.binary_cross_entropy,
-    "bce_with_logits": _losses.binary_cross_entropy_with_logits,
-    "binary_cross_entropy_with_logits": _losses.binary_cross_entropy_with_logits,
-    "hinge": _losses.hinge_loss,
-    "cross_entropy": _losses.cross_entropy,
+    "mse": mse_loss,
+    "mae": mae_loss,
+    "bce": binary_cross_entropy,
+    "binary_cross_entropy": binary_cross_entropy,
+    "bce_with_logits": binary_cross_entropy_with_logits,
+    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
+    "hinge": hinge_loss,
+    "cross_entropy": cross_entropy,
 }
 _TASKS = ("binary", "multiclass", "regression")
 _ENGINES = ("auto", "tape", "scalar")
@@ -144,14 +159,14 @@ class _Task:
     loss_fn: Callable[..., Value]
     loss_name: str
     width: int
-    encoding: str  # "pm1" (hinge), "01" (BCE), "index" (cross_entropy), "raw"
+    encoding: str | None  # the loss's target_encoding: "-1/+1", "0/1", "index" or None
     threshold: float = 0.0
 
     def targets(self, y: np.ndarray) -> list[Any]:
         """The batch's labels in the form the loss expects."""
-        if self.encoding == "pm1":
+        if self.encoding == "-1/+1":
             return np.where(y == 1, 1.0, -1.0).tolist()
-        if self.encoding == "01":
+        if self.encoding == "0/1":
             return np.where(y == 1, 1.0, 0.0).tolist()
         if self.encoding == "index":
             return y.astype(np.int64).tolist()
@@ -167,31 +182,19 @@ class _Task:
 
 
 def output_activation(model: Module) -> str | None:
-    """The name of the activation applied to ``model``'s outputs, or None if unknown.
+    """The name of :attr:`model.output_activation <chainrule.nn.Module.output_activation>`
+    (an :class:`Activation` or a name), or None if unknown.
 
-    An MLP's ``output_activation``; a Neuron's or Layer's ``activation``; a Sequential's
-    last module (a trailing Dropout changes no kind of output); "linear" for a Maxout
-    or a Residual.
-    Other modules may declare an ``output_activation`` attribute (a name or an
-    :class:`Activation`). ``fit`` picks the loss and the accuracy threshold from it, and
-    the decision-boundary plot its threshold.
+    ``fit`` picks the loss and the accuracy threshold from it, and the decision-boundary
+    plot its threshold.
 
     Example:
-        >>> from chainrule.nn import Neuron
+        >>> from chainrule.nn import Neuron, Sequential, Dropout
         >>> output_activation(Neuron(2, activation="sigmoid"))
         'sigmoid'
+        >>> output_activation(Sequential(Neuron(2, activation="tanh"), Dropout(0.1)))
+        'tanh'
     """
-    if isinstance(model, MLP):
-        return model.output_activation.name
-    if isinstance(model, (Neuron, Layer)):
-        return model.activation.name
-    if isinstance(model, (Maxout, Residual)):
-        return "linear"  # x + block(x) is not squashed, whatever the block ends in
-    if isinstance(model, Sequential):
-        for m in reversed(model.layers):
-            if not isinstance(m, Dropout):
-                return output_activation(m)
-        return None
     act = getattr(model, "output_activation", None)
     name = getattr(act, "name", act)
     return name if isinstance(name, str) else None
@@ -206,6 +209,37 @@ def _integral(y: np.ndarray) -> bool:
 
 def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | None,
                *, warn: bool = True) -> _Task:
+    """What ``fit`` trains: the task, the loss and what the loss says about its targets
+    and predictions (see :mod:`chainrule.nn.losses`)."""
+    task, labels = _task_of(width, y, task)
+    sigmoid_out = output_activation(model) == "sigmoid"
+    fn = _loss_function(loss, task, sigmoid_out)
+    name = getattr(fn, "__name__", type(fn).__name__)
+    encoding = getattr(fn, "target_encoding", None)
+    predictions = getattr(fn, "predictions", None)
+    if predictions is not None:
+        threshold = 0.5 if predictions == "probabilities" else 0.0
+    else:  # midway between the two label values the loss is fitted to
+        threshold = 0.5 if task == "binary" and labels <= {0, 1} else 0.0
+    binary_loss = encoding in ("-1/+1", "0/1")
+    if warn and sigmoid_out and binary_loss and predictions == "scores":
+        # The loss reads the output as a score with 0 as the boundary; a probability is > 0.
+        twice = "the loss applies a second sigmoid and " if encoding == "0/1" else ""
+        warnings.warn(
+            f"{name} expects raw scores, but {model!r} ends in a sigmoid: its outputs are "
+            f"probabilities, so {twice}accuracy counts every output (all above 0) as "
+            "class 1; use loss='bce'", UserWarning, stacklevel=3)
+    if binary_loss and task != "binary":
+        raise ValueError(f"{name} is a binary loss; the task is {task}")
+    if encoding == "index" and task != "multiclass":
+        raise ValueError(f"{name} needs a multi-class task (K outputs, integer "
+                         f"labels); the task is {task}")
+    return _Task(task, fn, name, width, encoding, threshold)
+
+
+def _task_of(width: int, y: np.ndarray, task: str | None) -> tuple[str, set | None]:
+    """The task (given, or inferred from the labels and the model's output width) and the
+    set of integer labels (None for other targets), checked against each other."""
     if task is not None and task not in _TASKS:
         raise ValueError(f"task must be one of {', '.join(_TASKS)} or None, got {task!r}")
     labels = set(np.unique(y).tolist()) if y.ndim == 1 and _integral(y) else None
@@ -245,7 +279,11 @@ def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | 
         raise ValueError(f"regression targets of shape {y.shape} do not match the model's "
                          f"{width} outputs")
 
-    sigmoid_out = output_activation(model) == "sigmoid"
+    return task, labels
+
+
+def _loss_function(loss: Any, task: str, sigmoid_out: bool) -> Callable[..., Value]:
+    """The loss function ``loss`` names (or is); None picks the task's default."""
     if loss is None:
         loss = {"binary": "bce" if sigmoid_out else "bce_with_logits",
                 "multiclass": "cross_entropy", "regression": "mse"}[task]
@@ -253,38 +291,10 @@ def _make_task(model: Module, width: int, y: np.ndarray, loss: Any, task: str | 
         if loss not in _LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose from {', '.join(_LOSSES)} "
                              "or pass a function")
-        fn = _LOSSES[loss]
-    elif callable(loss):
-        fn = loss
-    else:
-        raise TypeError(f"loss must be a name or a function, got {type(loss).__name__}")
-    name = getattr(fn, "__name__", type(fn).__name__)
-
-    if fn is _losses.hinge_loss:
-        encoding, threshold = "pm1", 0.0
-    elif fn in (_losses.binary_cross_entropy, _losses.binary_cross_entropy_with_logits):
-        encoding = "01"
-        threshold = 0.5 if fn is _losses.binary_cross_entropy else 0.0
-    elif fn is _losses.cross_entropy:
-        encoding, threshold = "index", 0.0
-    else:
-        encoding = "raw"
-        # midway between the two label values the loss is fitted to
-        threshold = 0.5 if task == "binary" and labels <= {0, 1} else 0.0
-    if warn and sigmoid_out and fn in (_losses.hinge_loss,
-                                       _losses.binary_cross_entropy_with_logits):
-        # Both read the output as a score with 0 as the boundary; a probability is > 0.
-        twice = "the loss applies a second sigmoid and " if encoding == "01" else ""
-        warnings.warn(
-            f"{name} expects raw scores, but {model!r} ends in a sigmoid: its outputs are "
-            f"probabilities, so {twice}accuracy counts every output (all above 0) as "
-            "class 1; use loss='bce'", UserWarning, stacklevel=3)
-    if encoding in ("pm1", "01") and task != "binary":
-        raise ValueError(f"{name} is a binary loss; the task is {task}")
-    if encoding == "index" and task != "multiclass":
-        raise ValueError(f"cross_entropy needs a multi-class task (K outputs, integer "
-                         f"labels); the task is {task}")
-    return _Task(task, fn, name, width, encoding, threshold)
+        return _LOSSES[loss]
+    if callable(loss):
+        return loss
+    raise TypeError(f"loss must be a name or a function, got {type(loss).__name__}")
 
 
 # -- the per-batch computation --------------------------------------------------------------------
@@ -328,17 +338,22 @@ class TapeLossAndGrad:
     model's outputs. Calling the object has the signature and effect of
     :func:`scalar_loss_and_grad`: the batch-mean loss, the outputs, and the mean
     gradient added into each parameter's ``.grad`` (nothing when the loss is not finite).
+    ``encoding`` is the loss's ``target_encoding`` (``"index"`` makes the target a one-hot
+    input; None passes targets as they are), ``nin`` and ``width`` the model's numbers of
+    inputs and outputs. The playground trains with it too.
     """
 
-    def __init__(self, model: Module, loss_fn: Callable[..., Value], encoding: str,
+    def __init__(self, model: Module, loss_fn: Callable[..., Value], encoding: str | None,
                  nin: int, width: int) -> None:
         self.width = width
         self.encoding = encoding
-        self.n_targets = width if encoding == "index" or (encoding == "raw" and width > 1) else 1
+        self.n_targets = width if encoding == "index" or (encoding is None and width > 1) else 1
         # binary_cross_entropy checks that every prediction is a probability. Recording
         # runs that check once, on the example below; the replay never calls the loss,
         # so forward() repeats the check on every batch, as the scalar engine does.
-        self._probabilities = loss_fn is _losses.binary_cross_entropy
+        self._probabilities = getattr(loss_fn, "predictions", None) == "probabilities"
+        self._loss_name = getattr(loss_fn, "__name__", "the loss")
+        self._seeds: dict[int, np.ndarray] = {}  # backward's seed by batch size
 
         def one_sample(v: list[Value]) -> list[Value]:
             out = _outputs_as_values(model(v[:nin]), width)
@@ -348,17 +363,17 @@ class TapeLossAndGrad:
             return [loss_fn([out], [target]), *outs]
 
         # A valid target for every loss: class 0 (one-hot), label 1, or 0.0 / zeros.
-        example = [0.0] * nin + [1.0 if encoding in ("pm1", "01", "index") else 0.0] + [
+        example = [0.0] * nin + [0.0 if encoding is None else 1.0] + [
             0.0] * (self.n_targets - 1)
         self.tape = Tape.record(one_sample, example, model.parameters())
 
     def _inputs(self, inputs: np.ndarray, targets: list[Any]) -> np.ndarray:
         n = len(inputs)
-        cols = np.zeros((n, self.n_targets))
         if self.encoding == "index":
+            cols = np.zeros((n, self.n_targets))
             cols[np.arange(n), np.asarray(targets, dtype=np.int64)] = 1.0
         else:
-            cols[:] = np.asarray(targets, dtype=np.float64).reshape(n, self.n_targets)
+            cols = np.asarray(targets, dtype=np.float64).reshape(n, self.n_targets)
         return np.concatenate([inputs, cols], axis=1)
 
     def forward(self, inputs: np.ndarray, targets: list[Any]) -> tuple[float, np.ndarray]:
@@ -366,20 +381,24 @@ class TapeLossAndGrad:
         res = self.tape.forward(self._inputs(inputs, targets))
         outputs = res[:, 1:]
         if self._probabilities:
-            _check_probabilities(outputs)
+            _check_probabilities(outputs, self._loss_name)
         return float(res[:, 0].mean()), outputs
 
     def __call__(self, model: Module, loss_fn: Callable[..., Value], inputs: np.ndarray,
                  targets: list[Any], width: int) -> tuple[float, np.ndarray]:
         value, outputs = self.forward(inputs, targets)
         if math.isfinite(value):
-            seed = np.zeros((len(inputs), 1 + width))
-            seed[:, 0] = 1.0 / len(inputs)  # d mean / d loss_i
+            n = len(inputs)
+            seed = self._seeds.get(n)
+            if seed is None:  # d mean / d loss_i for each sample, nothing for the outputs
+                seed = self._seeds[n] = np.zeros((n, 1 + width))
+                seed[:, 0] = 1.0 / n
+                seed.flags.writeable = False  # reused: nothing may change it
             self.tape.backward(seed)
         return value, outputs
 
 
-def _check_probabilities(outputs: np.ndarray) -> None:
+def _check_probabilities(outputs: np.ndarray, name: str) -> None:
     """The scalar ``binary_cross_entropy``'s refusal of predictions outside [0, 1], for
     a batch of replayed outputs (nan passes, so that fit reports it as a nan loss)."""
     bad = (outputs < 0.0) | (outputs > 1.0)
@@ -387,7 +406,7 @@ def _check_probabilities(outputs: np.ndarray) -> None:
         i = int(np.argmax(bad.any(axis=1)))
         v = float(outputs[i][bad[i]][0])
         raise ValueError(
-            f"binary_cross_entropy: prediction {i} is {v!r}, not a probability in [0, 1] "
+            f"{name}: prediction {i} is {v!r}, not a probability in [0, 1] "
             "(use binary_cross_entropy_with_logits for raw scores)"
         )
 
@@ -395,13 +414,13 @@ def _check_probabilities(outputs: np.ndarray) -> None:
 def _tape_refusal(model: Module, loss_fn: Callable[..., Value]) -> str | None:
     """Why the tape cannot run this model and loss, or None when it can."""
     for m in model.modules():
-        if not m._traceable_self():
-            if isinstance(m, Dropout):
-                return f"{m!r} is active in training mode (the tape would freeze its mask)"
-            return f"{type(m).__name__} does not declare trace_safe = True"
-    if loss_fn not in _LOSSES.values():
+        reason = m.untraceable_reason()
+        if reason is not None:
+            return reason
+    if not getattr(loss_fn, "trace_safe", False):
         return (f"the loss {getattr(loss_fn, '__name__', loss_fn)!r} is not a built-in one "
-                "(pass engine='tape' if it never branches on .data)")
+                "(pass engine='tape' if it never branches on .data, or set its "
+                "trace_safe = True)")
     return None
 
 
@@ -429,7 +448,7 @@ def loss_and_grad_for(model: Module, spec: Any = None, nin: int | None = None,
 # -- public helpers -------------------------------------------------------------------------------
 
 def _features(model: Module, X: Any, name: str = "X") -> np.ndarray:  # noqa: N803
-    xs = _matrix(X, name, column=False, what="inputs")
+    xs = as_matrix(X, name, column=False, what="inputs")
     nin = getattr(model, "nin", None)
     if isinstance(nin, int) and xs.shape[1] != nin:
         raise ValueError(f"{name} has {xs.shape[1]} features, the model expects {nin} inputs")
@@ -459,13 +478,8 @@ def _labels(y: Any, n: int, name: str = "y", xname: str = "X") -> np.ndarray:
 
 def _width(model: Module, x0: np.ndarray) -> int:
     """The number of model outputs, found by one forward pass without a graph."""
-    was_training = model.training
-    try:
-        model.eval()
-        with no_grad():
-            out = model(x0.tolist())
-    finally:
-        model.train(was_training)
+    with model.mode(False), no_grad():
+        out = model(x0.tolist())
     if isinstance(out, Value):
         return 1
     if isinstance(out, (list, tuple)) and out and all(isinstance(v, Value) for v in out):
@@ -485,9 +499,7 @@ def predict(model: Module, X: Any) -> np.ndarray:  # noqa: N803
         (2, 3)
     """
     xs = _features(model, X)
-    was_training = model.training
-    try:
-        model.eval()
+    with model.mode(False):
         if len(xs) >= _TAPE_MIN_ROWS and model.traceable:
             # One recorded sample replayed on all rows: same numbers, far faster.
             data = Tape.record(model, xs[0], model.parameters()).forward(xs)
@@ -496,8 +508,6 @@ def predict(model: Module, X: Any) -> np.ndarray:  # noqa: N803
                 outs = [model(x) for x in xs.tolist()]
             data = _output_data([o[0] if not isinstance(o, Value) and len(o) == 1 else o
                                  for o in outs])
-    finally:
-        model.train(was_training)
     return data[:, 0] if data.shape[1] == 1 else data
 
 
@@ -522,10 +532,8 @@ def evaluate(model: Module, X: Any, y: Any, *, loss: Any = None,  # noqa: N803
 
 
 def _evaluate(model: Module, spec: _Task, xs: np.ndarray, b: np.ndarray,
-              tape: TapeLossAndGrad | None = None) -> tuple[float, float | None]:
-    was_training = model.training
-    try:
-        model.eval()
+              tape: Any = None) -> tuple[float, float | None]:
+    with model.mode(False):
         if tape is None and len(xs) >= _TAPE_MIN_ROWS and _tape_refusal(model, spec.loss_fn) \
                 is None:
             tape = TapeLossAndGrad(model, spec.loss_fn, spec.encoding, xs.shape[1], spec.width)
@@ -536,10 +544,64 @@ def _evaluate(model: Module, spec: _Task, xs: np.ndarray, b: np.ndarray,
                 outs = [_outputs_as_values(model(x), spec.width) for x in xs.tolist()]
                 value = spec.loss_fn(outs, spec.targets(b)).data
             outputs = _output_data(outs)
-    finally:
-        model.train(was_training)
     acc = None if spec.kind == "regression" else spec.correct(outputs, b) / len(xs)
     return value, acc
+
+
+# -- one update -----------------------------------------------------------------------------------
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss of a :func:`train_step` was nan or inf: no parameter was changed and the
+    gradients are zero. ``loss`` holds the value."""
+
+    def __init__(self, loss: float) -> None:
+        self.loss = loss
+        super().__init__(f"the loss became {loss!r}; no parameter was changed")
+
+
+def train_step(optimizer: Optimizer, loss_and_grad: Callable[[], tuple[float, Any]], *,
+               params: list[Value] | None = None, penalty: Callable[[], Value] | None = None,
+               clip_norm: float | None = None) -> tuple[float, Any]:
+    """One update of the parameters, as :func:`fit` and the playground make it.
+
+    Zeroes the gradients of ``params`` (default: the optimizer's); calls
+    ``loss_and_grad()``, which adds the batch loss's gradients into ``.grad`` and returns
+    ``(loss, extra)``; backpropagates ``penalty()`` (a regulariser, a Value) and adds it to
+    the loss; refuses a nan or inf loss (:class:`NonFiniteLossError`); clips the gradient
+    norm to ``clip_norm``; and steps the optimizer. Returns ``(loss, extra)``. On any error
+    the gradients are zeroed again and no parameter has changed.
+
+    Example:
+        >>> from chainrule.nn import SGD
+        >>> w = Value(3.0)
+        >>> def loss_and_grad():
+        ...     loss = (w - 1.0) ** 2
+        ...     loss.backward()
+        ...     return loss.data, None
+        >>> train_step(SGD([w], lr=0.25), loss_and_grad)
+        (4.0, None)
+        >>> w.data    # 3 - 0.25 * d(w - 1)^2/dw = 3 - 0.25 * 4
+        2.0
+    """
+    params = optimizer.params if params is None else params
+    for p in params:
+        p.grad = 0.0
+    try:
+        loss, extra = loss_and_grad()
+        if penalty is not None:
+            reg = penalty()
+            reg.backward()
+            loss += reg.data
+        if not math.isfinite(loss):
+            raise NonFiniteLossError(loss)
+        if clip_norm is not None:
+            clip_grad_norm(params, clip_norm)
+        optimizer.step()
+    except Exception:
+        for p in params:
+            p.grad = 0.0
+        raise
+    return loss, extra
 
 
 # -- fit ------------------------------------------------------------------------------------------
@@ -578,8 +640,9 @@ def fit(
             docstring).
         loss: a loss function ``loss(outputs, targets)`` or a name (``"mse"``, ``"mae"``,
             ``"bce"``, ``"bce_with_logits"``, ``"hinge"``, ``"cross_entropy"``); None
-            picks the task's default. Binary labels are given to hinge as -1/+1, to the
-            cross-entropies as 0/1, and to other functions as they are.
+            picks the task's default. Binary labels are given to the loss as its
+            ``target_encoding`` says (hinge: -1/+1, the cross-entropies: 0/1; as they are
+            when it has none), see :mod:`chainrule.nn.losses`.
         optimizer: default ``Adam(model.parameters(), lr=0.01)``.
         epochs: passes over the data (default 20). batch_size: samples per update
             (default 32; larger than n means full batch).
@@ -611,39 +674,88 @@ def fit(
     """
     if not isinstance(model, Module):
         raise TypeError(f"fit needs a Module, got {type(model).__name__}")
-    epochs = _positive_int(epochs, "epochs")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
     if patience is not None:
-        patience = _positive_int(patience, "patience")
+        patience = positive_int(patience, "patience")
         if validation is None:
             raise ValueError("patience (early stopping) needs validation data: pass "
                              "validation=(X_val, y_val) or a fraction such as 0.2")
-    l1 = _losses._strength(l1, "fit l1")
-    l2 = _losses._strength(l2, "fit l2")
-    if clip_norm is not None and (isinstance(clip_norm, bool) or not isinstance(
-            clip_norm, numbers.Real) or not clip_norm > 0):
-        raise ValueError(f"clip_norm must be a positive number or None, got {clip_norm!r}")
-    if not isinstance(min_delta, numbers.Real) or not min_delta >= 0:
-        raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+    l1 = number(l1, "fit l1: strength", low=0.0)
+    l2 = number(l2, "fit l2: strength", low=0.0)
+    if clip_norm is not None:
+        clip_norm = number(clip_norm, "clip_norm", low=0.0, low_open=True, finite=False,
+                           type_error=ValueError,
+                           message="{name} must be a positive number or None, got {value}")
+    min_delta = number(min_delta, "min_delta", low=0.0, finite=False, type_error=ValueError,
+                       message="{name} must be a number >= 0, got {value}")
+    xs, b, val = _fit_data(model, X, y, validation, seed)
+    params, optimizer = _fit_optimizer(model, optimizer, scheduler)
+    spec = _make_task(model, _width(model, xs[0]), b, loss, task)
+    if val is not None:
+        _make_task(model, spec.width, val[1], spec.loss_fn, spec.kind, warn=False)  # y_val
+    penalty = functools.partial(elastic_net_penalty, params, l1=l1, l2=l2) if l1 or l2 \
+        else None
+    best = _Best(min_delta, keep_weights=patience is not None)
+    with model.mode(True):  # record (and check traceability) in the mode the batches run in
+        compute, note = loss_and_grad_for(model, spec, xs.shape[1], engine)
+        history = History(spec.kind, spec.loss_name, engine=note)
+        run = _Epochs(Batches(xs, b, batch_size, shuffle=True, seed=seed), model, spec,
+                      compute, optimizer, params, penalty, clip_norm)
+        tqdm = _tqdm()
+        if progress and note != "tape":
+            tqdm.write(f"fit: using the {note} engine", file=sys.stderr)
+        bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress,
+                   leave=True)
+        try:
+            for epoch in bar:
+                run.epoch(epoch, history)
+                if val is not None:
+                    val_loss, val_acc = _evaluate(model, spec, *val, compute)
+                    history.val_loss.append(val_loss)
+                    if val_acc is not None:
+                        history.val_accuracy.append(val_acc)
+                    best.update(val_loss, epoch, params, history)
+                bar.set_postfix(_postfix(history), refresh=False)
+                if scheduler is not None:
+                    scheduler.step()
+                if callback is not None:
+                    callback(epoch, history)
+                if patience is not None and best.waited >= patience:
+                    history.stopped_early = True
+                    break
+        finally:
+            bar.close()
+            if isinstance(compute, TapeLossAndGrad):
+                compute.tape.release()
+    best.restore(params)
+    return history
 
+
+def _fit_data(model: Module, X: Any, y: Any, validation: Any,  # noqa: N803
+              seed: Any) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The training inputs and labels, and the validation pair (held out of them when
+    ``validation`` is a fraction), each checked."""
     xs = _features(model, X)
     b = _labels(y, len(xs))
-    if isinstance(validation, numbers.Real) and not isinstance(validation, bool):
+    if is_real(validation):
         split = train_val_test_split(xs, b, val=float(validation), test=0.0, seed=seed)
         (xs, b), (xv, bv) = split.train, split.val
         if len(xv) == 0:
             raise ValueError(f"validation={validation!r} leaves no validation samples")
-    elif validation is not None:
-        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError("validation must be (X_val, y_val) or a fraction, got "
-                            f"{type(validation).__name__}")
-        xv = _features(model, validation[0], "X_val")
-        bv = _labels(validation[1], len(xv), "y_val", "X_val")
-    else:
-        xv = bv = None
+        return xs, b, (xv, bv)
+    if validation is None:
+        return xs, b, None
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise TypeError("validation must be (X_val, y_val) or a fraction, got "
+                        f"{type(validation).__name__}")
+    xv = _features(model, validation[0], "X_val")
+    return xs, b, (xv, _labels(validation[1], len(xv), "y_val", "X_val"))
 
+
+def _fit_optimizer(model: Module, optimizer: Optimizer | None,
+                   scheduler: LRScheduler | None) -> tuple[list[Value], Optimizer]:
+    """The model's parameters and the optimizer fit steps (Adam, lr 0.01, by default)."""
     params = model.parameters()
     if not params:
         raise ValueError(f"{model!r} has no parameters to train")
@@ -654,97 +766,92 @@ def fit(
     if scheduler is not None and (not isinstance(scheduler, LRScheduler)
                                   or scheduler.optimizer is not optimizer):
         raise ValueError("scheduler must be an LRScheduler built on the optimizer fit uses")
+    return params, optimizer
 
-    spec = _make_task(model, _width(model, xs[0]), b, loss, task)
-    if bv is not None:
-        _make_task(model, spec.width, bv, spec.loss_fn, spec.kind, warn=False)  # y_val
-    batches = Batches(xs, b, int(batch_size), shuffle=True, seed=seed)
-    was_training = model.training
-    model.train()  # record (and check traceability) in the mode the batches run in
-    compute, note = loss_and_grad_for(model, spec, xs.shape[1], engine)
-    history = History(spec.kind, spec.loss_name, engine=note)
 
-    def zero() -> None:
-        for p in params:
-            p.grad = 0.0
+@dataclass
+class _Epochs:
+    """What one epoch of ``fit`` runs, and the step count (for messages) across epochs."""
 
-    tqdm = _tqdm()
-    if progress and note != "tape":
-        tqdm.write(f"fit: using the {note} engine", file=sys.stderr)
-    best_loss, best_weights, waited, step = math.inf, None, 0, 0
-    bar = tqdm(range(1, epochs + 1), desc="fit", unit="epoch", disable=not progress,
-               leave=True)
-    try:
-        for epoch in bar:
-            model.train()
-            total, correct, seen = 0.0, 0, 0
-            for xb, yb in batches:
-                step += 1
-                zero()
-                value, outputs = compute(model, spec.loss_fn, xb, spec.targets(yb), spec.width)
-                if l1 or l2:
-                    penalty = _losses.elastic_net_penalty(params, l1=l1, l2=l2)
-                    penalty.backward()
-                    value += penalty.data
-                if not math.isfinite(value):
-                    zero()
-                    raise FloatingPointError(
-                        f"fit: the loss became {value!r} at epoch {epoch}, step {step}; "
-                        "training stopped before the update, so the parameters keep their "
-                        "last finite values (lower the learning rate, standardise the "
-                        "inputs, or clip gradients with clip_norm=...)"
-                    )
-                if clip_norm is not None:
-                    clip_grad_norm(params, float(clip_norm))
-                try:
-                    optimizer.step()
-                except FloatingPointError as err:
-                    zero()
-                    raise FloatingPointError(f"fit: epoch {epoch}, step {step}: {err}") from err
-                total += value * len(xb)
-                seen += len(xb)
-                if spec.kind != "regression":
-                    correct += spec.correct(outputs, yb)
-            zero()
-            history.loss.append(total / seen)
+    batches: Batches
+    model: Module
+    spec: _Task
+    compute: Callable[..., tuple[float, np.ndarray]]
+    optimizer: Optimizer
+    params: list[Value]
+    penalty: Callable[[], Value] | None
+    clip_norm: float | None
+    step: int = 0
+
+    def epoch(self, epoch: int, history: History) -> None:
+        """One pass over the batches; appends the epoch's loss, accuracy and lr."""
+        spec = self.spec
+        total, correct, seen = 0.0, 0, 0
+        for xb, yb in self.batches:
+            self.step += 1
+            batch = functools.partial(self.compute, self.model, spec.loss_fn, xb,
+                                      spec.targets(yb), spec.width)
+            try:
+                value, outputs = train_step(self.optimizer, batch, params=self.params,
+                                            penalty=self.penalty, clip_norm=self.clip_norm)
+            except NonFiniteLossError as err:
+                raise FloatingPointError(
+                    f"fit: the loss became {err.loss!r} at epoch {epoch}, step {self.step}; "
+                    "training stopped before the update, so the parameters keep their "
+                    "last finite values (lower the learning rate, standardise the "
+                    "inputs, or clip gradients with clip_norm=...)"
+                ) from None
+            except FloatingPointError as err:
+                raise FloatingPointError(f"fit: epoch {epoch}, step {self.step}: {err}") from err
+            total += value * len(xb)
+            seen += len(xb)
             if spec.kind != "regression":
-                history.accuracy.append(correct / seen)
-            history.lr.append(optimizer.lr)
-            postfix = {"loss": f"{history.loss[-1]:.4f}"}
-            if history.accuracy:
-                postfix["acc"] = f"{history.accuracy[-1]:.3f}"
-            if xv is not None:
-                val_loss, val_acc = _evaluate(model, spec, xv, bv, compute)
-                history.val_loss.append(val_loss)
-                postfix["val_loss"] = f"{val_loss:.4f}"
-                if val_acc is not None:
-                    history.val_accuracy.append(val_acc)
-                    postfix["val_acc"] = f"{val_acc:.3f}"
-                if val_loss < best_loss - min_delta:
-                    best_loss, waited = val_loss, 0
-                    history.best_epoch = epoch
-                    if patience is not None:
-                        best_weights = [p.data for p in params]
-                else:
-                    waited += 1
-            bar.set_postfix(postfix, refresh=False)
-            if scheduler is not None:
-                scheduler.step()
-            if callback is not None:
-                callback(epoch, history)
-            if patience is not None and waited >= patience:
-                history.stopped_early = True
-                break
-    finally:
-        bar.close()
-        model.train(was_training)
-        if isinstance(compute, TapeLossAndGrad):
-            compute.tape.release()
-    if best_weights is not None:
-        # in place, so the optimizer (and its state) still holds the model's parameters
-        for p, w in zip(params, best_weights):
-            p.data = w
-    return history
+                correct += spec.correct(outputs, yb)
+        for p in self.params:
+            p.grad = 0.0
+        history.loss.append(total / seen)
+        if spec.kind != "regression":
+            history.accuracy.append(correct / seen)
+        history.lr.append(self.optimizer.lr)
+
+
+@dataclass
+class _Best:
+    """Early stopping's memory: the lowest validation loss, and (with patience) the
+    weights it was reached with."""
+
+    min_delta: float
+    keep_weights: bool
+    loss: float = math.inf
+    weights: list[float] | None = None
+    waited: int = 0
+
+    def update(self, val_loss: float, epoch: int, params: list[Value],
+               history: History) -> None:
+        if val_loss < self.loss - self.min_delta:
+            self.loss, self.waited = val_loss, 0
+            history.best_epoch = epoch
+            if self.keep_weights:
+                self.weights = [p.data for p in params]
+        else:
+            self.waited += 1
+
+    def restore(self, params: list[Value]) -> None:
+        if self.weights is not None:
+            # in place, so the optimizer (and its state) still holds the model's parameters
+            for p, w in zip(params, self.weights):
+                p.data = w
+
+
+def _postfix(history: History) -> dict[str, str]:
+    """The progress bar's numbers for the last epoch."""
+    postfix = {"loss": f"{history.loss[-1]:.4f}"}
+    for key, values, fmt in (("acc", history.accuracy, ".3f"),
+                             ("val_loss", history.val_loss, ".4f"),
+                             ("val_acc", history.val_accuracy, ".3f")):
+        if values:
+            postfix[key] = f"{values[-1]:{fmt}}"
+    return postfix
 
 
 def _tqdm() -> Any:
@@ -759,9 +866,3 @@ def _tqdm() -> Any:
     else:
         from tqdm import tqdm
     return tqdm
-
-
-def _positive_int(x: Any, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x <= 0:
-        raise ValueError(f"{name} must be a positive int, got {x!r}")
-    return int(x)

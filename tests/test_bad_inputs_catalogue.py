@@ -218,7 +218,7 @@ _FORBIDDEN_MODULES = {"pickle", "cPickle", "dill", "marshal", "shelve", "importl
 _FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
 
 
-@pytest.mark.parametrize("where", ["nn/persistence.py", "nn/data.py", "nn/_files.py",
+@pytest.mark.parametrize("where", ["nn/persistence.py", "nn/data.py", "nn/files.py",
                                    "viz/expr.py", "viz/playground/core.py"])
 def test_53_loaders_and_parsers_never_unpickle_eval_or_import(where):
     package, _, rest = where.partition("/")

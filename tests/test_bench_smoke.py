@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ TINY = {
     "wide": {"n": 50},
     "ops": {"op": "mul", "n": 20},
 }
+PHASES = {"chain": {"total"}, "wide": {"total"}, "ops": {"forward", "backward"}}
 
 
 @pytest.mark.parametrize("workload", sorted(TINY))
@@ -27,7 +29,9 @@ def test_every_engine_computes_the_same_result(workload):
     results = {}
     for engine in RUNNABLE:
         phases, result = MAKERS[workload](engine, TINY[workload])()
-        assert all(seconds >= 0.0 for seconds in phases.values())
+        # the phases the tables report, each a measured (positive, finite) duration
+        assert set(phases) == PHASES[workload], (engine, phases)
+        assert all(0.0 < seconds < 60.0 for seconds in phases.values()), (engine, phases)
         results[engine] = result
     assert len(results) >= 3  # chainrule, tape and numpy at least
     # ops is a chain of nodes on the scalar engines, one op over an array on the others
@@ -109,8 +113,24 @@ def test_command_line_runs_a_quick_workload():
     )
     assert done.returncode == 0, done.stderr
     assert "### chain: v = v*a + b, depth 1,000" in done.stdout
-    assert "| chainrule tape |" in done.stdout
     assert "Results agree across engines" in done.stdout
+    # one row per engine: a median with its unit, a positive ratio to numpy (numpy's own
+    # is 1x), and the same result everywhere
+    rows = {}
+    for line in done.stdout.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 5 and cells[0] not in ("engine", "---"):
+            rows[cells[0]] = cells
+    names = {"chainrule": "chainrule scalar (gc on)", "tape": "chainrule tape",
+             "numpy": "numpy by hand"}
+    assert set(rows) == {names[e] for e in engines.split(",")}, done.stdout
+    for name, (_, median, _, vs_numpy, result) in rows.items():
+        assert re.fullmatch(r"[0-9.,]+ (ns|us|ms|s)", median) and float(
+            median.split()[0].replace(",", "")) > 0, (name, median)
+        assert re.fullmatch(r"[0-9.,]+x", vs_numpy) and float(
+            vs_numpy[:-1].replace(",", "")) > 0, (name, vs_numpy)
+        assert result == rows[names["chainrule"]][4]
+    assert rows["numpy by hand"][3] == "1x"
 
 
 def test_command_line_rejects_unknown_engines_and_workloads():

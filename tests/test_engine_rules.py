@@ -11,6 +11,7 @@ Tolerance: PyTorch's rule ``|analytic - numeric| <= atol + rtol * |numeric|``.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -290,13 +291,30 @@ def test_values_and_gradients_match_torch(name):
     check()
 
 
-def test_rule_rows_describe_themselves():
-    """Each row states its derivative for people (docs, pictures and reprs use it)."""
+# How the lecture writes each op where its name is not its spelling.
+_WRITTEN = {"mul": "ab", "neg": "-x", "abs": "|x|", "sum": "x1 + ... + xn", "powc": "x^c",
+            "rpow": "c^x"}
+
+
+def test_rule_rows_describe_their_derivatives():
+    """Each row states its derivative for people, as the repr, the docs' derivative table
+    and the step-through show it: one partial derivative per input, of the op by name."""
+    inputs = {2: ("a", "b"), 1: ("x",), 0: ("xi",)}
     for name, rule in RULES.items():
-        assert rule.name == name
-        assert rule.arity in (0, 1, 2)
-        assert "d" in rule.derivative and rule.symbol
-        assert name in repr(rule)
+        assert rule.name == name and rule.symbol
+        assert repr(rule) == f"Rule({name!r}: {rule.derivative})"
+        text = rule.derivative
+        assert text.startswith("d"), (name, text)
+        for v in inputs[rule.arity]:
+            assert re.search(rf"/d{v} = \S", text), (name, v, text)
+        left = text.split(" = ")[0]
+        spelled = _WRITTEN.get(name, rule.symbol.replace("**", "^"))
+        assert spelled in left, (name, text)
+    # the lecture's own lines, word for word
+    assert RULES["tanh"].derivative == "d tanh(x)/dx = 1 - tanh(x)^2"
+    assert RULES["sigmoid"].derivative == "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))"
+    assert RULES["mul"].derivative == "d(ab)/da = b, d(ab)/db = a"
+    assert RULES["exp"].derivative == "d exp(x)/dx = exp(x)"
 
 
 def test_constant_local_derivatives_agree_with_local():

@@ -53,7 +53,7 @@ CHILD = textwrap.dedent(r"""
 
     signal.signal(signal.SIGALRM, alarm)
     from chainrule.nn import load, load_csv
-    from chainrule.nn import _files
+    from chainrule.nn import files
 
     def race(path):
         # os.stat says "regular file", but a pipe is what gets opened: fstat must catch
@@ -64,11 +64,11 @@ CHILD = textwrap.dedent(r"""
             if os.fsdecode(p) == path:
                 return os.stat_result((0o100644,) + tuple(st)[1:])
             return st
-        _files.os.stat = fake
+        files.os.stat = fake
         try:
             return load_csv(path)
         finally:
-            _files.os.stat = real
+            files.os.stat = real
 
     readers = {"nn.load": load, "load_csv": load_csv, "race": race}
     if sys.argv[2] == "nobody":
@@ -736,12 +736,15 @@ def test_the_arrays_grow_when_the_size_guess_is_wrong(tmp_path, monkeypatch, rep
 @pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
 def test_saving_works_where_files_cannot_be_locked(tmp_path, model, monkeypatch):
     """Some network file systems refuse flock (ENOLCK): the save goes ahead unlocked."""
-    from chainrule.nn import _files
+    from chainrule.nn import files
 
     def no_locks(fd, how):
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(_files.fcntl, "flock", no_locks)
+    monkeypatch.setattr(files.fcntl, "flock", no_locks)
     model.save(tmp_path / "model.json")
-    model.save(tmp_path / "model.json")
+    for p in model.parameters():
+        p.data += 1.0
+    model.save(tmp_path / "model.json")  # over the first, still without a lock
     _only(tmp_path, "model.json")
+    assert load(tmp_path / "model.json").state_dict() == model.state_dict()

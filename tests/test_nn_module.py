@@ -517,6 +517,98 @@ def test_traceable_is_false_only_while_dropout_is_active():
     assert Sequential(Layer(2, 4, seed=0), Dropout(0.0)).traceable
 
 
+def test_untraceable_reason_says_which_module_and_why():
+    class Branchy(Module):
+        def __call__(self, x):
+            return x
+
+    drop = Dropout(0.5, seed=0)
+    assert drop.untraceable_reason() == ("Dropout(p=0.5) is active in training mode (the "
+                                         "tape would freeze its mask)")
+    assert drop.eval().untraceable_reason() is None
+    assert Branchy().untraceable_reason() == "Branchy does not declare trace_safe = True"
+    assert all(m.untraceable_reason() is None for m in MLP(2, [3, 1], seed=0).modules())
+
+
+def test_mode_switches_for_a_block_and_restores_every_module_after():
+    net = Sequential(Layer(2, 4, seed=0), Dropout(0.5, seed=0), Layer(4, 1, seed=0))
+    net[1].eval()  # one sub-module in its own mode: train(was) would overwrite it
+    with net.mode(False) as same:
+        assert same is net and not any(m.training for m in net.modules())
+    assert [m.training for m in net.layers] == [True, False, True] and net.training
+    with pytest.raises(ZeroDivisionError), net.mode(True):
+        assert all(m.training for m in net.modules())
+        1 / 0  # noqa: B018 - an error inside the block
+    assert [m.training for m in net.layers] == [True, False, True]
+    with pytest.raises(TypeError, match="needs a bool"), net.mode(1):
+        pass
+    assert [m.training for m in net.layers] == [True, False, True]
+
+
+def test_every_model_says_what_its_outputs_went_through():
+    cases = {
+        MLP(2, [3, 1], seed=0): "linear",
+        MLP(2, [3, 1], output_activation="sigmoid", seed=0): "sigmoid",
+        Neuron(2, "tanh", seed=0): "tanh",
+        Layer(2, 3, Activation("leaky_relu", alpha=0.2), seed=0): "leaky_relu",
+        Maxout(2, 1, seed=0): "linear",  # the max of linear pieces
+        Sequential(Layer(2, 2, "sigmoid", seed=0), Dropout(0.1)): "sigmoid",
+        Sequential(Dropout(0.1)): None,
+        Dropout(0.1): None,
+    }
+    for model, name in cases.items():
+        act = model.output_activation
+        assert (None if act is None else act.name) == name, model
+    assert Layer(2, 3, Activation("leaky_relu", alpha=0.2), seed=0).output_activation.alpha \
+        == 0.2
+
+    class Scores(Module):  # a model of one's own may say it too
+        output_activation = "sigmoid"
+
+    assert Scores().output_activation == "sigmoid" and Module().output_activation is None
+
+
+def test_activations_that_are_ops_are_the_rule_tables():
+    """relu ... softplus are rows of chainrule.engine.RULES: nn calls the row's Value
+    method and takes alpha's default from the row, so a default is written once."""
+    from chainrule.engine import RULES
+
+    ops = [name for name in ACTIVATIONS if name in RULES]
+    assert ops == ["relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus"]
+    for name in ops:
+        rule = RULES[name]
+        act = Activation(name)
+        assert act.alpha == rule.arguments.get("alpha"), name
+        x = Value(-0.75)
+        assert act(x).op == rule.name and act(x).data == getattr(x, rule.method)().data
+    assert set(ACTIVATIONS) - set(ops) == {"linear", "swish"}  # compositions
+
+
+def test_nn_modules_import_each_other_in_one_direction():
+    """module.py is the base (modules know how to save themselves); persistence, losses,
+    optim and training build on it, and nothing imports back in a cycle."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "nn"
+    imports = {}
+    for path in folder.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names |= {node.module} if node.module else {a.name for a in node.names}
+        imports[path.stem] = names - {"__init__"}
+    assert imports["module"] == {"files"}
+    assert imports["files"] == set()
+
+    def reaches(start, goal, seen=()):
+        return any(n == goal or (n not in seen and reaches(n, goal, (*seen, n)))
+                   for n in imports.get(start, ()))
+
+    cycles = [m for m in imports if m != "__init__" and reaches(m, m)]
+    assert cycles == []
+
+
 # -- maxout and sequential -----------------------------------------------------------------------
 
 def test_backprop_notes_maxout_is_max_of_two_affine_pieces_and_routes_the_gradient():

@@ -451,7 +451,11 @@ def test_upc_practice_chapter():
     assert history.loss_name == "binary_cross_entropy"
     _, test_acc = evaluate(model, x_te, y_te, loss=binary_cross_entropy)
     assert test_acc >= 0.9
-    assert history.best_epoch is not None
+    # early stopping left the weights of the best epoch in the model
+    assert 1 <= history.best_epoch <= history.epochs
+    val_loss, _ = evaluate(model, x_va, y_va, loss=binary_cross_entropy)
+    assert val_loss == pytest.approx(min(history.val_loss), rel=1e-12)
+    assert val_loss == pytest.approx(history.val_loss[history.best_epoch - 1], rel=1e-12)
 
 
 # -- the tape engine: same training, batched -------------------------------------------------------
@@ -564,3 +568,111 @@ def test_predict_and_evaluate_on_many_rows_use_the_tape_with_the_same_numbers():
                                                  y.astype(float).tolist()).data
     assert loss_fast == pytest.approx(loss_slow, rel=1e-13)
     assert acc_fast == np.mean((slow > 0) == (y == 1))
+
+
+# -- what models and losses tell fit --------------------------------------------------------------
+
+def test_a_model_of_ones_own_tells_fit_it_ends_in_a_sigmoid():
+    """fit reads Module.output_activation, not the model's class: a custom model that
+    says "sigmoid" gets binary_cross_entropy and a 0.5 accuracy threshold."""
+    from chainrule.nn import Module, Neuron
+
+    class Logistic(Module):
+        trace_safe = True
+        output_activation = "sigmoid"
+
+        def __init__(self):
+            self.inner = Neuron(2, activation="sigmoid", seed=0)
+            self.nin = 2
+
+        def __call__(self, x):
+            return self.inner(x)
+
+    xs, y = make_gaussians(100, noise=0.5, seed=3)
+    model = Logistic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = fit(model, xs, y, optimizer=SGD(model.parameters(), lr=0.5), epochs=60,
+                batch_size=100, progress=False)
+    assert (h.loss_name, h.engine) == ("binary_cross_entropy", "tape")
+    assert h.accuracy[-1] >= 0.9  # counted at 0.5: at 0 every probability would be class 1
+
+
+def test_a_loss_of_ones_own_tells_fit_its_targets_and_that_it_can_be_traced():
+    """A loss function carries target_encoding, predictions and trace_safe, as the
+    built-in ones do (hinge_loss: "-1/+1", "scores", True)."""
+    assert (hinge_loss.target_encoding, hinge_loss.predictions, hinge_loss.trace_safe) == (
+        "-1/+1", "scores", True)
+
+    def double_hinge(scores, targets):
+        return hinge_loss(scores, targets) * 2.0
+
+    X, y = make_moons(40, seed=0)  # noqa: N806
+    with pytest.raises(ValueError, match="targets must be -1 or \\+1"):  # given as they are
+        fit(MLP(2, [4, 1], seed=0), X, y, loss=double_hinge, epochs=1, progress=False)
+
+    double_hinge.target_encoding, double_hinge.predictions = "-1/+1", "scores"
+    double_hinge.trace_safe = True
+    # one full batch: the first epoch's loss is the loss before any update
+    h = fit(MLP(2, [4, 1], seed=0), X, y, loss=double_hinge, epochs=1, batch_size=40,
+            progress=False)
+    ref = fit(MLP(2, [4, 1], seed=0), X, y, loss="hinge", epochs=1, batch_size=40,
+              progress=False)
+    assert (h.task, h.loss_name, h.engine) == ("binary", "double_hinge", "tape")
+    # the same labels (-1/+1) and threshold (0) as hinge itself; twice the loss
+    assert h.loss[0] == pytest.approx(2.0 * ref.loss[0], rel=1e-12)
+    assert h.accuracy[0] == ref.accuracy[0]
+
+
+def test_fit_gives_each_module_its_own_mode_back():
+    net = Sequential(Layer(2, 4, seed=0), Dropout(0.5, seed=0), Layer(4, 1, "linear", seed=1))
+    net[1].eval()  # switched off by hand
+    X, y = make_moons(40, seed=0)  # noqa: N806
+    h = fit(net, X, y, epochs=2, progress=False)
+    assert h.engine.startswith("scalar (Dropout(p=0.5) is active")  # fit trains in train mode
+    assert [m.training for m in net.layers] == [True, False, True]  # and gives each its own
+
+
+# -- one update ------------------------------------------------------------------------------------
+
+def test_train_step_zeroes_computes_penalises_clips_and_steps():
+    from chainrule.nn import l2_penalty
+    from chainrule.nn.training import train_step
+
+    w = Value(3.0)
+    w.grad = 100.0  # left over from elsewhere: train_step starts from zero
+
+    def loss_and_grad():
+        loss = (w - 1.0) ** 2
+        loss.backward()
+        return loss.data, "extra"
+
+    loss, extra = train_step(SGD([w], lr=0.1), loss_and_grad,
+                             penalty=lambda: l2_penalty([w], 0.5), clip_norm=1.0)
+    # loss 4 + 0.5 * 9; gradient 2 * 2 + 0.5 * 2 * 3 = 7, clipped to norm 1
+    assert (loss, extra) == (8.5, "extra")
+    assert w.data == pytest.approx(3.0 - 0.1 * 7.0 / (7.0 + 1e-6))
+
+
+def test_train_step_refuses_a_non_finite_loss_and_changes_nothing():
+    from chainrule.nn.training import NonFiniteLossError, train_step
+
+    w, v = Value(3.0), Value(-1.0)
+
+    def nan_loss():
+        loss = w * v + float("nan")
+        loss.backward()
+        return loss.data, None
+
+    with pytest.raises(NonFiniteLossError, match="the loss became nan; no parameter") as info:
+        train_step(SGD([w, v], lr=0.1), nan_loss)
+    assert math.isnan(info.value.loss) and isinstance(info.value, FloatingPointError)
+    assert (w.data, v.data, w.grad, v.grad) == (3.0, -1.0, 0.0, 0.0)
+
+    def inf_grad():
+        w.grad = math.inf
+        return 1.0, None
+
+    with pytest.raises(FloatingPointError, match=r"SGD.step: the gradient of params\[0\] is inf"):
+        train_step(SGD([w, v], lr=0.1), inf_grad)
+    assert (w.data, w.grad) == (3.0, 0.0)

@@ -177,6 +177,17 @@ def test_a_diverging_step_raises_and_changes_nothing():
     with pytest.raises(FloatingPointError, match="the loss became inf at step 1"):
         t.step(1)
     assert weights(t.model) == before and t.steps == 0
+    assert all(p.grad == 0.0 for p in t.params)  # fit's train_step: nothing half done
+
+
+def test_epochs_done_counts_the_current_epochs_share():
+    t = Trainer(Settings(**MOONS))
+    n = len(t.X_train)
+    assert t.epochs_done == 0.0
+    t.step(3)
+    assert t.epochs_done == pytest.approx(3 * t.settings.batch_size / n)
+    t.step(-(-n // t.settings.batch_size) - 3)  # to the end of the first epoch
+    assert t.epoch == 1 and t.epochs_done == 1.0
 
 
 def test_training_and_sample_graphs_work_inside_no_grad():

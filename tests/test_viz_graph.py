@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import graphviz
@@ -190,12 +191,25 @@ def test_nasty_labels_render_as_themselves():
     assert "{a} | &lt;b&gt; &quot;c&quot; \\N &amp; d" in svg
 
 
+def svg_texts(svg: str) -> list[str]:
+    """The text a viewer of the SVG reads, in drawing order (parsing also proves the file
+    is well-formed XML, whatever the labels held)."""
+    root = ET.fromstring(svg)
+    return [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
 @needs_dot
 @pytest.mark.parametrize("label", NASTY)
 def test_every_nasty_label_renders(label):
     x = Value(1.0, label=label)
-    svg = draw_graph(x * 2.0, title=label).pipe(format="svg", encoding="utf-8")
-    assert svg.lstrip().startswith("<?xml")
+    out = x * 2.0
+    out.backward()
+    texts = svg_texts(draw_graph(out, title=label).pipe(format="svg", encoding="utf-8"))
+    # the label as typed (control characters spelled out), in the title and on its node,
+    # then the node's value and gradient, the op, and the product's value and gradient
+    shown = label.replace("\x00", "\\x00").replace("\n", "\\x0a")
+    assert texts[:5] == [shown, shown, "1", "grad 2", "*"]
+    assert texts[5:7] == ["2", "grad 1"]
 
 
 def test_long_labels_are_cut():
@@ -344,7 +358,10 @@ def test_render_and_copy_keep_the_timeout(tmp_path):
 def test_jupyter_display_uses_the_capped_pipe():
     f, _ = gate()
     bundle = draw_graph(f)._repr_mimebundle_()
-    assert bundle["image/svg+xml"].lstrip().startswith("<?xml")
+    # what a notebook shows: every node's label, value and gradient of the gate example
+    assert svg_texts(bundle["image/svg+xml"]) == [
+        "x", "-2", "grad -4", "+", "y", "5", "grad -4", "q", "3", "grad -4", "*",
+        "z", "-4", "grad 3", "f", "-12", "grad 1"]
 
 
 @needs_dot

@@ -6,7 +6,7 @@ import math
 import os
 from pathlib import Path
 
-from chainrule.nn import _files
+from chainrule.nn import files
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -15,8 +15,8 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     A failure part-way (disk full, an exception while writing) leaves any old file at
     ``path`` untouched and no temporary file behind. The new file gets the usual
     permissions (``0o666`` less the umask). The same writer as model files
-    (``chainrule.nn._files``): a symlink is followed, and a directory, pipe, device or
-    read-only file is never replaced.
+    (:func:`chainrule.nn.files.atomic_write`): a symlink is followed, and a directory,
+    pipe, device or read-only file is never replaced.
     """
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -24,7 +24,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot write {str(target)!r}: folder {str(directory)!r} "
                                 "does not exist")
-    _files.atomic_write(target, payload, fsync=False)  # pictures: atomic, not durable
+    files.atomic_write(target, payload, fsync=False)  # pictures: atomic, not durable
     return target
 
 

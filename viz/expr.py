@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from chainrule.engine import RULES, Value
+from chainrule.engine.checks import is_real
 
 MAX_LENGTH = 1000
 MAX_NODES = 400
@@ -177,7 +178,7 @@ def _constant(node: ast.AST) -> float | None:
         node = node.operand
     if isinstance(node, ast.Constant):
         value = node.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_real(value):
             return None
         try:
             number = float(value)

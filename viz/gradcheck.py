@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainrule.engine import Value
+from chainrule.engine.checks import number
 
 from ._io import format_number
 from .graph import (
@@ -84,9 +85,8 @@ class LeafCheck:
 
 
 def _positive(name: str, x: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not x >= 0 or x == math.inf:
-        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
-    return float(x)
+    return number(x, name, low=0.0, type_error=ValueError,
+                  message="{name} must be a finite number >= 0, got {value}")
 
 
 def check_leaves(root: Value, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,

@@ -30,6 +30,7 @@ from typing import Any
 
 import graphviz
 from chainrule.engine import Value
+from chainrule.engine.checks import int_in, number, positive_int
 
 from ._io import atomic_write, format_number
 
@@ -94,9 +95,8 @@ def check_max_nodes(max_nodes: Any) -> int | None:
     """Validate a ``max_nodes`` argument (a positive int, or None for no limit)."""
     if max_nodes is None:
         return None
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
-    return max_nodes
+    return positive_int(max_nodes, "max_nodes",
+                        message="{name} must be a positive int or None, got {value}")
 
 
 def too_large(max_nodes: int, what: str = "graph") -> GraphTooLargeError:
@@ -184,7 +184,8 @@ def op_text(node: Value, precision: int = 4) -> str:
     return rule.symbol
 
 
-def _font(text: str, color: str, size: int | None = None, bold: bool = False) -> str:
+def font(text: str, color: str, size: int | None = None, bold: bool = False) -> str:
+    """``text`` (already escaped) in a Graphviz HTML-like label's ``<font>`` tag."""
     body = f"<b>{text}</b>" if bold else text
     size_attr = f' point-size="{size}"' if size else ""
     return f'<font color="{color}"{size_attr}>{body}</font>'
@@ -223,12 +224,10 @@ def check_style_args(rankdir: Any, precision: Any, timeout: Any) -> None:
     """Validate the options shared by every drawing function."""
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
-    if isinstance(precision, bool) or not isinstance(precision, int) or not 1 <= precision <= 17:
-        raise ValueError(f"precision must be an int from 1 to 17, got {precision!r}")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
-    ):
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    int_in(precision, "precision", 1, 17)
+    if timeout is not None:
+        number(timeout, "timeout", low=0.0, low_open=True, finite=False, type_error=ValueError,
+               message="{name} must be a positive number of seconds or None, got {value}")
 
 
 def new_digraph(style: Style) -> ChainruleDigraph:
@@ -240,7 +239,7 @@ def new_digraph(style: Style) -> ChainruleDigraph:
     dot.attr("edge", fontname="Helvetica", fontsize=f"{style.edge_fontsize:g}", color="#57606a",
              arrowsize="0.6")
     if style.title:
-        dot.attr("graph", label=f"<{_font(escape(style.title, 120), '#24292f', 13, True)}>",
+        dot.attr("graph", label=f"<{font(escape(style.title, 120), '#24292f', 13, True)}>",
                  labelloc="t")
     return dot
 
@@ -251,7 +250,7 @@ def value_label(node: Value, style: Style) -> str:
     rows = []
     if node.label:
         rows.append(f"<b>{escape(node.label)}</b>")
-    rows.append(_font(escape(format_number(node.data, p)), GREEN, bold=True))
+    rows.append(font(escape(format_number(node.data, p)), GREEN, bold=True))
     if style.show_grad:
         text = style.grad_text.get(node)
         if text is None:
@@ -260,7 +259,7 @@ def value_label(node: Value, style: Style) -> str:
             color = GREY if g is None else RED
         else:
             color = RED
-        rows.append(_font(escape(text), color, 10))
+        rows.append(font(escape(text), color, 10))
     rows.extend(style.extra_rows.get(node, ()))
     cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>>'
@@ -270,9 +269,9 @@ def edge_label(local: float, upstream: float | None, style: Style) -> str:
     """Local derivative (grey) and the contribution it passes back (red) for one edge."""
     p = style.precision
     boxed = style.boxed_edge_labels
-    rows = [_font(f"local {escape(format_number(local, p))}", "#424a53" if boxed else GREY)]
+    rows = [font(f"local {escape(format_number(local, p))}", "#424a53" if boxed else GREY)]
     if style.show_grad and upstream is not None:
-        rows.append(_font(f"&#8592; {escape(format_number(local * upstream, p))}", RED))
+        rows.append(font(f"&#8592; {escape(format_number(local * upstream, p))}", RED))
     if boxed:
         cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
         return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1" '

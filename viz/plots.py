@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chainrule.engine import Value, no_grad
+from chainrule.engine.checks import int_in, is_integer, is_real
+from chainrule.nn import ACTIVATIONS, Activation
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,8 +90,7 @@ def _series(history: Any) -> dict[str, list[float]]:
     for name, values in items.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
             continue
-        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                          for v in values):
+        if values and all(is_real(v) for v in values):
             series[str(name)] = [float(v) for v in values]
     return series
 
@@ -123,7 +124,7 @@ def plot_history(history: Any, *, title: str | None = None,
     loss_name = get("loss_name")
     best = get("best_epoch")
     longest = max(len(v) for v in series.values() if v) if series else 0
-    if isinstance(best, bool) or not isinstance(best, int) or not 1 <= best <= longest:
+    if not is_integer(best) or not 1 <= best <= longest:
         best = None
     for ax, panel, what in zip(axes, panels, ("loss" if losses else "accuracy", "accuracy")):
         for k, (name, values) in enumerate(sorted(panel.items())):
@@ -157,17 +158,11 @@ def plot_history(history: Any, *, title: str | None = None,
 
 
 def _threshold_for(model: Any) -> float:
-    # The output activation as fit sees it: a sigmoid Neuron or Layer (logistic
-    # regression) outputs probabilities as much as an MLP with a sigmoid output does.
-    from chainrule.nn import Module
-    from chainrule.nn.training import output_activation
-
-    if isinstance(model, Module):
-        name = output_activation(model)
-    else:
-        act = getattr(model, "output_activation", None)
-        name = getattr(act, "name", act)
-    return 0.5 if name == "sigmoid" else 0.0
+    # The output activation as fit sees it (Module.output_activation: an Activation, or a
+    # name on a model of one's own): a sigmoid Neuron or Layer (logistic regression)
+    # outputs probabilities as much as an MLP with a sigmoid output does.
+    act = getattr(model, "output_activation", None)
+    return 0.5 if getattr(act, "name", act) == "sigmoid" else 0.0
 
 
 def _tape_outputs(model: Any, points: np.ndarray) -> np.ndarray | None:
@@ -250,9 +245,7 @@ def plot_decision_boundary(
         raise ValueError(f"plot_decision_boundary needs X of shape (n, 2), got {X.shape}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or not \
-            5 <= resolution <= 1000:
-        raise ValueError(f"resolution must be an int from 5 to 1000, got {resolution!r}")
+    resolution = int_in(resolution, "resolution", 5, 1000)
     if len(X) == 0:
         raise ValueError("plot_decision_boundary needs at least one data point")
     lo, hi = X.min(axis=0) - margin, X.max(axis=0) + margin
@@ -392,15 +385,11 @@ def plot_grad_magnitudes(source: Any, *, title: str | None = None,
 
 # -- an activation and its derivative ------------------------------------------------------
 
+# nn's activations by name (linear as a node, so it has a derivative to draw), then a few
+# other functions of one Value worth looking at.
 _ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    **{name: Activation(name) for name in ACTIVATIONS},
     "linear": lambda v: v * 1.0,
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,
-    "elu": Value.elu,
-    "sigmoid": Value.sigmoid,
-    "tanh": Value.tanh,
-    "softplus": Value.softplus,
-    "swish": Value.swish,
     "sin": Value.sin,
     "exp": Value.exp,
     "abs": Value.__abs__,
@@ -446,11 +435,10 @@ def plot_activation(fn: str | Callable[[Value], Value], *, xmin: float = -5.0,
     """
     import numpy as np
 
-    if not (isinstance(xmin, (int, float)) and isinstance(xmax, (int, float))
+    if not (is_real(xmin) and is_real(xmax)
             and math.isfinite(xmin) and math.isfinite(xmax) and xmin < xmax):
         raise ValueError(f"need finite xmin < xmax, got xmin={xmin!r}, xmax={xmax!r}")
-    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 100_000:
-        raise ValueError(f"points must be an int from 2 to 100000, got {points!r}")
+    points = int_in(points, "points", 2, 100_000)
     xs = np.linspace(xmin, xmax, points)
     values, slopes = activation_curve(fn, xs)
     name = fn if isinstance(fn, str) else getattr(fn, "__name__", "f")

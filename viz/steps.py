@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from chainrule.engine import Value, backward_trace
+from chainrule.engine.checks import int_in, number
 
 from ._io import atomic_write, format_number
 from .graph import (
@@ -115,12 +115,7 @@ def formula(node: Value, precision: int = 4) -> str:
 
 
 def _check_seed(grad: object) -> float:
-    if isinstance(grad, bool) or not isinstance(grad, (int, float)):
-        raise TypeError(f"grad must be a real number, got {type(grad).__name__}")
-    seed = float(grad)
-    if not math.isfinite(seed):
-        raise ValueError(f"grad must be finite, got {seed!r}")
-    return seed
+    return number(grad, "grad")
 
 
 def simulate_backward(root: Value, grad: float = 1.0) -> tuple[list[BackwardStep],
@@ -266,8 +261,7 @@ def draw_step(
     check_style_args(rankdir, precision, timeout)
     order = topological_nodes(root, limit)
     steps, _ = simulate_backward(root, grad)
-    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= len(steps):
-        raise ValueError(f"step must be an int from 0 to {len(steps)}, got {step!r}")
+    step = int_in(step, "step", 0, len(steps))
     title = caption(steps, step, root, float(grad), precision)
     style = _frame_style(steps, step, float(grad), root, rankdir, edge_labels, precision,
                          title, timeout)

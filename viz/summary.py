@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from chainrule.engine import Value
+from chainrule.engine import RULES, Value
+from chainrule.nn import ACTIVATIONS
 
 from ._io import format_number
 from .graph import (
@@ -36,19 +37,20 @@ from .graph import (
     ChainruleDigraph,
     GraphTooLargeError,
     Style,
-    _font,
     check_max_nodes,
     check_root,
     check_style_args,
     consumers,
     escape,
+    font,
     new_digraph,
     op_text,
     topological_nodes,
     value_label,
 )
 
-ACTIVATION_OPS = frozenset({"relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus"})
+ACTIVATION_OPS = frozenset(ACTIVATIONS) & frozenset(RULES)
+"""nn's activations that are one op of the engine (relu, tanh, sigmoid...)."""
 LEVELS = ("neuron", "layer")
 
 
@@ -299,17 +301,17 @@ def _group_label(group: list[NeuronView], g: int, level: str, show_grad: bool, f
     act = head.activation
     if level == "neuron":
         rows = [f"<b>{escape(head.name or f'neuron {g + 1}')}</b>",
-                _font(f"z = Σ w·x + b ({len(head.weights)} in)", GREY, 9),
-                _font(f"z {fmt(head.z.data)}", GREEN, bold=True)]
+                font(f"z = Σ w·x + b ({len(head.weights)} in)", GREY, 9),
+                font(f"z {fmt(head.z.data)}", GREEN, bold=True)]
         if show_grad:
-            rows.append(_font(f"grad {fmt(head.z.grad)}", RED, 10))
+            rows.append(font(f"grad {fmt(head.z.grad)}", RED, 10))
         if act != "linear":
-            line = _font(f"{escape(act)} → {fmt(head.out.data)}", GREEN, 10)
+            line = font(f"{escape(act)} → {fmt(head.out.data)}", GREEN, 10)
             if show_grad:
-                line += " " + _font(f"grad {fmt(head.out.grad)}", RED, 10)
+                line += " " + font(f"grad {fmt(head.out.grad)}", RED, 10)
             rows.append(line)
         if show_grad:
-            rows.append(_font(f"max|∂w| {fmt(_max_abs_grad(head.weights))}", GREY, 9))
+            rows.append(font(f"max|∂w| {fmt(_max_abs_grad(head.weights))}", GREY, 9))
         cells = "".join(f"<tr><td>{r}</td></tr>" for r in rows)
         return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{cells}</table>>'
     layer_name = head.name.split(" · ")[0] if head.name else f"layer {g + 1}"

@@ -9,6 +9,7 @@ of nodes, never with the number of paths. The walk is iterative (no recursion li
 from __future__ import annotations
 
 from chainrule.engine import Value
+from chainrule.engine.checks import positive_int
 
 from ._io import format_number
 from .graph import check_root, consumers, op_text, topological_nodes
@@ -53,9 +54,9 @@ def graph_text(root: Value, *, show_grad: bool = True, precision: int = 4,
         └── z = -4  (grad 3)
     """
     check_root(root, "graph_text")
-    if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, int)
-                                  or max_lines < 1):
-        raise ValueError(f"max_lines must be a positive int or None, got {max_lines!r}")
+    if max_lines is not None:
+        max_lines = positive_int(max_lines, "max_lines",
+                                 message="{name} must be a positive int or None, got {value}")
     users = consumers(topological_nodes(root))
     shared = {node for node, used_by in users.items() if len(used_by) > 1}
     tags: dict[Value, int] = {}

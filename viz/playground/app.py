@@ -24,6 +24,7 @@ from dataclasses import fields
 from typing import Any
 
 import numpy as np
+from chainrule.engine.checks import int_in, is_integer
 
 from .core import (
     ACTIVATIONS,
@@ -379,10 +380,7 @@ class Playground:
     def select_point(self, index: int) -> None:
         """Choose the training point whose graph :meth:`draw_point_graph` draws."""
         n = len(self.trainer.X_train)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or \
-                not 0 <= index < n:
-            raise ValueError(f"point must be an int from 0 to {n - 1}, got {index!r}")
-        self.point = int(index)
+        self.point = int_in(index, "point", 0, n - 1)
         with self._quietly():
             self.point_box.value = self.point
         self.redraw()
@@ -565,15 +563,14 @@ class Playground:
             if key in view and not isinstance(view[key], bool):
                 raise ValueError(f"playground state: view.{key} must be true or false")
         speed = view.get("speed", SPEEDS[0])
-        if isinstance(speed, bool) or speed not in SPEEDS:
+        if not is_integer(speed) or speed not in SPEEDS:
             raise ValueError(f"playground state: view.speed must be one of {list(SPEEDS)}")
-        if "point" in view and (isinstance(view["point"], bool) or not isinstance(
-                view["point"], int) or view["point"] < 0):
+        if "point" in view and (not is_integer(view["point"]) or view["point"] < 0):
             raise ValueError("playground state: view.point must be an int >= 0")
         if "selected" in view:
             sel = view["selected"]
             ok = (isinstance(sel, list) and len(sel) in (2, 3) and sel[0] in ("feature", "neuron")
-                  and all(isinstance(v, int) and not isinstance(v, bool) for v in sel[1:]))
+                  and all(is_integer(v) for v in sel[1:]))
             if not ok:
                 raise ValueError("playground state: view.selected must be ['feature', i] or "
                                  "['neuron', layer, j]")
@@ -656,7 +653,7 @@ class Playground:
             title="regression value" if s.regression else "class: blue 1, orange 0")
         h = t.history
         train_now, test_now = t.losses()
-        self.loss_image.value = loss_png([*h.epoch, t.epoch + t._pos / len(t._order)],
+        self.loss_image.value = loss_png([*h.epoch, t.epochs_done],
                                          [*h.train, train_now], [*h.test, test_now])
         self.inspector_image.value = self._inspector(maps)
         acc = t.accuracy()

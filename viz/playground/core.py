@@ -16,10 +16,10 @@ statistics of the training points before they reach the network.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
-import numbers
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from chainrule.engine import Value, enable_grad
+from chainrule.engine.checks import int_in, integer, is_integer, number
 from chainrule.engine.tape import Tape
 from chainrule.nn import (
     MLP,
@@ -49,6 +50,7 @@ from chainrule.nn import (
 )
 from chainrule.nn.optim import Optimizer
 from chainrule.nn.persistence import StrictJSONError, strict_json_loads
+from chainrule.nn.training import NonFiniteLossError, TapeLossAndGrad, train_step
 
 __all__ = [
     "ACTIVATIONS",
@@ -150,24 +152,18 @@ REGULARIZATIONS = ("none", "l1", "l2")
 # -- settings -------------------------------------------------------------------------------------
 
 def _int(value: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"playground setting {name} must be an int from {lo} to {hi}, got "
-                         f"{type(value).__name__} {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"playground setting {name} must be from {lo} to {hi}, got {value!r}")
-    return int(value)
+    return integer(value, name, minimum=lo, maximum=hi, type_error=ValueError,
+                   type_message=f"playground setting {{name}} must be an int from {lo} to {hi}, "
+                                "got {got}",
+                   message=f"playground setting {{name}} must be from {lo} to {hi}, got {{value}}")
 
 
 def _real(value: Any, name: str, lo: float, hi: float, *, lo_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"playground setting {name} must be a number, got "
-                         f"{type(value).__name__} {value!r}")
-    x = float(value)
-    if not (math.isfinite(x) and (lo < x if lo_open else lo <= x) and x <= hi):
-        bound = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
-        raise ValueError(f"playground setting {name} must be a finite number in {bound}, "
-                         f"got {value!r}")
-    return x
+    bound = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
+    return number(value, name, low=lo, high=hi, low_open=lo_open, type_error=ValueError,
+                  type_message="playground setting {name} must be a number, got {got}",
+                  message=f"playground setting {{name}} must be a finite number in {bound}, "
+                          "got {value}")
 
 
 def _choice(value: Any, name: str, options: Sequence[str]) -> str:
@@ -427,12 +423,9 @@ class Trainer:
                          output_activation="linear", seed=s.seed)
         self.params = self.model.parameters()
         self.weights = [w for layer in self.model.layers for n in layer.neurons for w in n.w]
-        loss_fn = mse_loss if s.regression else binary_cross_entropy_with_logits
+        self.loss_fn = mse_loss if s.regression else binary_cross_entropy_with_logits
         nin = len(s.features)
         model = self.model
-
-        def sample_loss(xs: list[Value]) -> Value:
-            return loss_fn(model(xs[:nin]), xs[nin])
 
         def every_neuron(xs: list[Value]) -> list[Value]:
             outs: list[Value] = []
@@ -441,12 +434,12 @@ class Trainer:
                 outs.extend(xs)
             return outs
 
-        example = [0.0] * nin + [0.0]
-        # Two replays of one recording: the tape keeps arrays for two batch sizes, and
+        # fit's batch computation, twice: a tape keeps arrays for two batch sizes, and
         # training (batch, last batch) and evaluation (train set, test set) need four.
-        self._train_tape = Tape.record(sample_loss, example, self.params)
-        self._eval_tape = Tape.record(sample_loss, example, self.params)
-        self._neuron_tape = Tape.record(every_neuron, example[:nin], self.params)
+        self._train_tape, self._eval_tape = (
+            TapeLossAndGrad(model, self.loss_fn, self.loss_fn.target_encoding, nin, 1)
+            for _ in range(2))
+        self._neuron_tape = Tape.record(every_neuron, [0.0] * nin, self.params)
         self.optimizer = OPTIMIZERS[s.optimizer](self.params, s.learning_rate)
         self.epoch = self.steps = 0
         self._order = self._permutation()
@@ -495,33 +488,26 @@ class Trainer:
         Raises ``FloatingPointError`` (changing no parameter) when the loss or a gradient
         becomes nan or inf: the learning rate is too large.
         """
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ValueError(f"step(n) needs an int n >= 0, got {n!r}")
+        n = integer(n, "n", minimum=0, type_error=ValueError,
+                    message="step(n) needs an int n >= 0, got {value}")
         s = self.settings
-        params, tape = self.params, self._train_tape
-        penalty = {"l1": l1_penalty, "l2": l2_penalty}.get(s.regularization)
-        rate = s.regularization_rate
+        penalty = None
+        if s.regularization != "none" and s.regularization_rate > 0.0:
+            regularizer = {"l1": l1_penalty, "l2": l2_penalty}[s.regularization]
+            penalty = functools.partial(regularizer, self.weights, s.regularization_rate)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # reported as an error below
-            for _ in range(int(n)):
+            for _ in range(n):
                 idx = self._order[self._pos:self._pos + s.batch_size]
-                batch = np.column_stack([self.F_train[idx], self.y_train[idx]])
-                for p in params:
-                    p.grad = 0.0
-                loss = float(tape.forward(batch).mean())
-                if math.isfinite(loss):
-                    tape.backward(np.full(len(idx), 1.0 / len(idx)))
-                if penalty is not None and rate > 0.0:
-                    reg = penalty(self.weights, rate)
-                    reg.backward()
-                    loss += reg.data
-                if not math.isfinite(loss):
-                    for p in params:
-                        p.grad = 0.0
+                batch = functools.partial(self.loss_and_grad, self.F_train[idx],
+                                          self.y_train[idx])
+                try:
+                    train_step(self.optimizer, batch, penalty=penalty)
+                except NonFiniteLossError as err:
                     raise FloatingPointError(
-                        f"the loss became {loss!r} at step {self.steps + 1}; no weight was "
-                        f"changed (learning rate {s.learning_rate:g} too large?)")
-                self.optimizer.step()
+                        f"the loss became {err.loss!r} at step {self.steps + 1}; no weight "
+                        f"was changed (learning rate {s.learning_rate:g} too large?)"
+                    ) from None
                 self.steps += 1
                 self._pos += len(idx)
                 if self._pos >= len(self._order):
@@ -529,8 +515,28 @@ class Trainer:
                     self._order = self._permutation()
                     self._pos = 0
                     self._record_epoch()
-        for p in params:
-            p.grad = 0.0
+        self.optimizer.zero_grad()
+
+    def loss_and_grad(self, features: np.ndarray, targets: np.ndarray
+                      ) -> tuple[float, np.ndarray]:
+        """The mean data loss of standardised feature rows and their targets, and the
+        network's outputs; the gradient of that mean is *added* into every parameter's
+        ``.grad`` (what a training step computes before its update; zero them first with
+        :meth:`clear_grads`).
+
+        Example:
+            >>> t = Trainer(Settings(dataset="xor", hidden=(2,)))
+            >>> loss, outputs = t.loss_and_grad(t.F_train[:4], t.y_train[:4])
+            >>> outputs.shape, any(p.grad != 0.0 for p in t.params)
+            ((4, 1), True)
+        """
+        return self._train_tape(self.model, self.loss_fn, features, targets, 1)
+
+    @property
+    def epochs_done(self) -> float:
+        """Epochs of training so far, counting the current one's share: 3.25 is a quarter
+        of the way through the fourth (where the loss curve's last point goes)."""
+        return self.epoch + self._pos / len(self._order)
 
     def _record_epoch(self) -> None:
         train, test = self.losses()
@@ -545,8 +551,7 @@ class Trainer:
             return math.nan
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            rows = self._eval_tape.forward(np.column_stack([features, targets]))
-        return float(rows.mean())
+            return self._eval_tape.forward(features, targets)[0]
 
     def accuracy(self) -> tuple[float, float] | None:
         """Fraction of training and test points classified right (None for regression)."""
@@ -601,16 +606,12 @@ class Trainer:
         and backpropagated, so every node has its value and gradient for drawing."""
         points = self.F_test if test else self.F_train
         targets = self.y_test if test else self.y_train
-        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not \
-                0 <= index < len(points):
-            raise ValueError(f"point index must be an int from 0 to {len(points) - 1}, got "
-                             f"{index!r}")
+        index = int_in(index, "point index", 0, len(points) - 1)
         names = self.settings.features
         xs = [Value(float(v), label=name) for v, name in zip(points[index], names)]
         out = self.model(xs)
         out.label = "output"
-        loss_fn = mse_loss if self.settings.regression else binary_cross_entropy_with_logits
-        loss = loss_fn(out, float(targets[index]))
+        loss = self.loss_fn(out, float(targets[index]))
         loss.label = "loss"
         self.model.zero_grad()
         loss.backward()
@@ -668,16 +669,15 @@ def _finite_list(value: Any, name: str, *, length: int | None = None) -> list[fl
                          f"needs {length}")
     out = []
     for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"playground state: {name}[{i}] must be a finite number, got {v!r}")
-        out.append(float(v))
+        out.append(number(v, f"{name}[{i}]", type_error=ValueError,
+                          message="playground state: {name} must be a finite number, got "
+                                  "{value}"))
     return out
 
 
 def _count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**12:
-        raise ValueError(f"playground state: {name} must be an int >= 0, got {value!r}")
-    return value
+    return integer(value, name, minimum=0, maximum=10**12, type_error=ValueError,
+                   message="playground state: {name} must be an int >= 0, got {value}")
 
 
 def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -725,7 +725,7 @@ def parse_state(text: Any, *, extra_keys: frozenset[str] = frozenset()) -> dict[
     if doc.get("format") != STATE_FORMAT:
         raise ValueError(f"playground state: format must be {STATE_FORMAT!r}, got "
                          f"{doc.get('format')!r}")
-    if doc.get("version") != STATE_VERSION or isinstance(doc.get("version"), bool):
+    if not is_integer(doc.get("version")) or doc["version"] != STATE_VERSION:
         raise ValueError(f"playground state: unsupported version {doc.get('version')!r} "
                          f"(this is version {STATE_VERSION})")
     required = {"format", "version", "settings"}

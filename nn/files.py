@@ -1,6 +1,10 @@
 """Opening user files to read, and replacing them safely: shared by every chainrule reader
 and writer (model files, CSV data, the pictures and models the command line writes).
 
+Use :func:`open_regular` to read a file a user names, and :func:`atomic_write` to write
+one; both refuse what is not a regular file with :class:`SpecialFileError` (a pipe, a
+device, a socket) or ``IsADirectoryError``, and name the file in every error.
+
 Reading. A path must be a ``str``, ``bytes`` or ``os.PathLike`` (a bare int would be
 taken by ``open`` as a file descriptor, and closed). It must name a regular file:
 symlinks are followed, and what they point to is checked. Named pipes, character and
@@ -19,6 +23,20 @@ one being written right now, and deletes the former. A symlink is followed: the 
 points to is replaced and the link stays. Directories, pipes, devices and sockets are
 never replaced, and neither is a read-only file (no write permission bit, whoever runs
 the program, root included): :class:`PermissionError` says how to allow it.
+
+Example:
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> atomic_write(path, b"chain rule") == str(path)
+    True
+    >>> with open_regular(path) as f:
+    ...     f.read()
+    b'chain rule'
+    >>> try:
+    ...     open_regular("/dev/null")
+    ... except SpecialFileError as e:
+    ...     print(e)
+    /dev/null: is a character device, not a regular file; only regular files are read
 """
 
 from __future__ import annotations
@@ -32,12 +50,15 @@ import secrets
 import stat
 from typing import Any, BinaryIO
 
+from chainrule.engine.checks import is_integer
+
 try:  # POSIX; elsewhere stale temporary files are not cleaned up
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["SpecialFileError", "atomic_write", "check_path", "open_regular", "where"]
+__all__ = ["SpecialFileError", "atomic_write", "check_path", "open_regular", "renamed",
+           "where"]
 
 TEMP_SUFFIX = ".chainrule-tmp"
 
@@ -63,8 +84,7 @@ def check_path(path: Any, what: str = "path") -> str | bytes:
             raise ValueError(f"{what} is empty")
     raise TypeError(f"{what} must be a file name (str or os.PathLike), got "
                     f"{type(path).__name__} {path!r}"[:200]
-                    + (" (file descriptors are not accepted)" if isinstance(path, int)
-                       and not isinstance(path, bool) else ""))
+                    + (" (file descriptors are not accepted)" if is_integer(path) else ""))
 
 
 def where(path: str | bytes) -> str:
