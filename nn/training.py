@@ -642,7 +642,7 @@ def fit(
             ``"bce"``, ``"bce_with_logits"``, ``"hinge"``, ``"cross_entropy"``); None
             picks the task's default. Binary labels are given to the loss as its
             ``target_encoding`` says (hinge: -1/+1, the cross-entropies: 0/1; as they are
-            when it has none), see :mod:`chainrule.nn.losses`.
+            when it has none); a loss of your own can set the same attributes.
         optimizer: default ``Adam(model.parameters(), lr=0.01)``.
         epochs: passes over the data (default 20). batch_size: samples per update
             (default 32; larger than n means full batch).

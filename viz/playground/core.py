@@ -534,8 +534,8 @@ class Trainer:
 
     @property
     def epochs_done(self) -> float:
-        """Epochs of training so far, counting the current one's share: 3.25 is a quarter
-        of the way through the fourth (where the loss curve's last point goes)."""
+        """Epochs of training so far, with the current one's share (3.25 is a quarter
+        of the way through the fourth), where the loss curve's last point goes."""
         return self.epoch + self._pos / len(self._order)
 
     def _record_epoch(self) -> None:
