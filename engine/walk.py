@@ -40,17 +40,22 @@ def interior_nodes(roots: Sequence[Value], zero: bool = False) -> list[Value]:
             node._walk = epoch
             append(node)
     # Every edge is checked: a tampered graph's cycle may close on a node already reached.
+    # (The test of a parent is written out three times: as a function call per node it
+    # made backward on micrograd's demo graph about 12% slower, its whole step 3%.)
     for node in order:  # the list grows while it is walked: a breadth-first search
         seq, a, b = node._seq, node._a, node._b
         if b is MANY:
             for p in a:
                 if p._a is not None and (p._seq >= seq or p._walk is not epoch):
-                    _reach(p, node, epoch, append)
+                    p._walk = epoch if p._seq < seq else _cycle(p, node)
+                    append(p)
             continue
         if a._a is not None and (a._seq >= seq or a._walk is not epoch):
-            _reach(a, node, epoch, append)
+            a._walk = epoch if a._seq < seq else _cycle(a, node)
+            append(a)
         if b is not None and b._a is not None and (b._seq >= seq or b._walk is not epoch):
-            _reach(b, node, epoch, append)
+            b._walk = epoch if b._seq < seq else _cycle(b, node)
+            append(b)
     order.sort(key=_by_creation, reverse=True)
     if zero:
         for node in order:
@@ -58,13 +63,10 @@ def interior_nodes(roots: Sequence[Value], zero: bool = False) -> list[Value]:
     return order
 
 
-def _reach(parent: Value, node: Value, epoch: object, append: Any) -> None:
-    """The walk meets ``parent`` of ``node`` for the first time (or by a cycle)."""
-    if parent._seq >= node._seq:
-        raise ValueError(f"cycle in the graph: {describe(parent)} is an input of "
-                         f"{describe(node)} but was created after it (was the graph edited?)")
-    parent._walk = epoch
-    append(parent)
+def _cycle(parent: Value, node: Value) -> Any:
+    """``parent``, an input of ``node``, is not older than it: the graph has a cycle."""
+    raise ValueError(f"cycle in the graph: {describe(parent)} is an input of "
+                     f"{describe(node)} but was created after it (was the graph edited?)")
 
 
 def backward(root: Value, seed: float) -> None:

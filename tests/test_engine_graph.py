@@ -439,3 +439,12 @@ def _leaves(root):
                 seen.add(p)
                 stack.append(p)
     return out
+
+
+def test_a_cycle_through_an_n_ary_sum_is_refused():
+    a = Value(1.0)
+    s = Value.sum([a, a * 2.0])
+    t = s * 3.0
+    s._a = (a, t)  # the sum now reads its own consumer
+    with pytest.raises(ValueError, match="cycle in the graph"):
+        t.backward()
