@@ -182,16 +182,17 @@ def _operator(rule: Rule, reflected: bool = False) -> Callable[[Value, Any], Any
             other = operand(other)
             if other is None:
                 return NotImplemented
-        a, b = (other, self) if reflected else (self, other)
-        x, y = a.data, b.data
+        if reflected:  # (a swap, not a tuple: 2 - x)
+            self, other = other, self
+        x, y = self.data, other.data
         out = forward(x, y)
         node = _new(Value)
         node.data, node.grad = out, 0.0
         node._op, node._seq = rule, _next_seq()
         if out - out != 0.0:
-            nonfinite(rule.name, out, (a, b))
+            nonfinite(rule.name, out, (self, other))
         if recording():
-            node._a, node._b, node._walk = a, b, None
+            node._a, node._b, node._walk = self, other, None
             node._da, node._db = const or local(FLOAT, out, x, y, None)
         else:
             node._a = node._b = None
