@@ -463,7 +463,6 @@ def main(argv: list[str] | None = None) -> int:
     missing = {e: available(e) for e in engines}
     runnable = [e for e in engines if missing[e] is None]
     scratch = Path(tempfile.mkdtemp(prefix="chainrule-bench-"))
-    workers = {e: Worker(e) for e in runnable}
     try:
         cases = make_cases(names, args.quick, scratch)
         for case in cases:
@@ -473,8 +472,18 @@ def main(argv: list[str] | None = None) -> int:
                     case.rows[engine] = Row(engine, note=missing[engine])
             log(f"{case.title} ...")
             demo = case.workload == "demo"
-            measure(case, {e: w for e, w in workers.items() if e in mine},
-                    1 if demo else reps, target, calibrate=not demo, log=log)
+            # Fresh workers for every case: what one workload leaves in a process (the
+            # ops' chains of 100,000 live nodes) slows the collector in the next, so a
+            # table would depend on the workloads run before it. mlp_step after ops in
+            # the same workers: chainrule gc on 72.5 ms, 16.6x micrograd; in fresh ones
+            # 57.6 ms, 21.2x (gc off 44-46 ms either way; commit 07c0057).
+            workers = {e: Worker(e) for e in runnable if e in mine}
+            try:
+                measure(case, workers, 1 if demo else reps, target, calibrate=not demo,
+                        log=log)
+            finally:
+                for worker in workers.values():
+                    worker.close()
             if case.workload in MEMORY_WORKLOADS and not args.no_memory:
                 log(f"  {case.title}: memory, one fresh process per engine")
                 measure_memory(case, [e for e in runnable if e in mine])
@@ -489,8 +498,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(scaling_table([c for c in cases if c.workload == "scaling"]))
             sys.stdout.flush()
     finally:
-        for worker in workers.values():
-            worker.close()
         shutil.rmtree(scratch, ignore_errors=True)
     print("\n### Targets (issues 5 and 17)\n")
     print("\n".join(targets(cases)) or "- (no target workloads run)")
