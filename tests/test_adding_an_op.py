@@ -3,6 +3,8 @@ fixture, is found on every path without another edit (the README's "Adding an op
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from chainrule.engine import RULES, Rule, Tape, Value, grad, gradcheck, register
@@ -67,3 +69,25 @@ def test_the_new_op_is_a_function_of_the_command_line(cube):
 
 def test_the_table_is_back_to_its_rows_after_the_fixture():
     assert "cube" not in RULES and not hasattr(Value, "cube")
+
+
+# -- the engine stays readable in one sitting (issue "one op table, one backward walker") -----
+
+ENGINE = Path(__file__).resolve().parent.parent / "engine"
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines())
+
+
+def test_no_engine_file_is_over_400_lines():
+    long = {p.relative_to(ENGINE).as_posix(): _lines(p) for p in ENGINE.rglob("*.py")
+            if _lines(p) > 400}
+    assert long == {}
+
+
+def test_the_core_is_under_600_lines_and_the_readme_says_how_many():
+    core = sum(_lines(ENGINE / name) for name in ("value.py", "rules.py", "walk.py"))
+    assert core < 600
+    readme = (ENGINE.parent / "README.md").read_text(encoding="utf-8")
+    assert f"Those three files are {core} lines, where micrograd's" in readme
