@@ -467,11 +467,9 @@ def _chainrule_trainer(engine: str, X: np.ndarray, y: np.ndarray,  # noqa: N803
     seed = np.full((n, 2), 1.0 / n)
 
     def step(lr: float) -> tuple[float, float]:
-        for p in params:
-            p.grad = 0.0
         out = tape.forward(data)
         total = float(out[:, 0].mean()) + float(out[0, 1])
-        tape.backward(seed)
+        tape.backward(seed, accumulate=False)  # sets each .grad: no zeroing pass first
         for p in params:
             p.data -= lr * p.grad
         # relu(1 - y s) < 1 exactly when y s > 0, i.e. a correct sign (ties count as wrong)

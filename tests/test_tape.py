@@ -336,6 +336,46 @@ def test_backward_twice_accumulates_like_scalar_backward():
     assert p.grad == 6.0  # (1 + 2) twice
 
 
+def test_backward_without_accumulating_sets_each_gradient():
+    p, q = Value(3.0), Value(-1.0)
+    tape = Tape.record(lambda xs: p * xs[0] + q * q, [1.0], [p, q])
+    tape.forward([[1.0], [2.0]])
+    p.grad, q.grad = 100.0, float("nan")  # stale values from an earlier step
+    dx = tape.backward(accumulate=False)
+    assert (p.grad, q.grad) == (3.0, -4.0)  # 1 + 2, and 2q for each of two samples
+    assert dx.tolist() == [[3.0], [3.0]]
+    tape.backward(accumulate=False)
+    assert (p.grad, q.grad) == (3.0, -4.0)  # set again, not doubled
+    tape.backward()
+    assert (p.grad, q.grad) == (6.0, -8.0)
+
+
+def test_backward_without_accumulating_matches_zeroing_first_on_a_network():
+    model = nn.MLP(2, [6, 6, 1], seed=4)
+    params = model.parameters()
+    batch = np.random.default_rng(4).normal(size=(9, 2))
+    tape = Tape.record(lambda xs: model(xs), batch[0], params)
+    tape.forward(batch)
+    for p in params:
+        p.grad = 0.0
+    tape.backward()
+    zeroed_first = [p.grad for p in params]
+    for p in params:
+        p.grad = 7.0
+    tape.backward(accumulate=False)
+    assert [p.grad for p in params] == zeroed_first
+
+
+@pytest.mark.parametrize("bad", [0, 1, "no", None])
+def test_backward_accumulate_must_be_a_bool(bad):
+    p = Value(1.0)
+    tape = Tape.record(lambda xs: p * xs[0], [1.0], [p])
+    tape.forward([[1.0]])
+    with pytest.raises(TypeError, match=r"Tape\.backward accumulate must be True or False"):
+        tape.backward(accumulate=bad)
+    assert p.grad == 0.0  # nothing written
+
+
 def test_batch_sizes_can_change_between_calls():
     model = nn.MLP(2, [5, 1], seed=2)
     params = model.parameters()
