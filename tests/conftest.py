@@ -34,3 +34,16 @@ def swap_rule():
     yield swap
     for rule in saved.values():
         register(rule)
+
+
+@pytest.fixture(scope="session")
+def make_exercises():
+    """``scripts/make_exercises.py`` as a module (it is a script, not part of the package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "make_exercises.py"
+    spec = importlib.util.spec_from_file_location("make_exercises", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -115,14 +115,6 @@ def _text(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
-def _make_exercises():
-    spec = importlib.util.spec_from_file_location("make_exercises",
-                                                  ROOT / "scripts" / "make_exercises.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _solution_blocks(notebook) -> list[list[str]]:
     """The lines between ### BEGIN SOLUTION and ### END SOLUTION, block by block."""
     blocks = []
@@ -139,11 +131,11 @@ def _solution_blocks(notebook) -> list[list[str]]:
     return blocks
 
 
-def test_the_exercises_are_a_section_of_the_course_as_students_get_them(site):
+def test_the_exercises_are_a_section_of_the_course_as_students_get_them(site, make_exercises):
     nbformat = pytest.importorskip("nbformat")
     assert EXERCISES
     section = (site / "exercises.html").read_text(encoding="utf-8")
-    student_version = _make_exercises().student_version
+    student_version = make_exercises.student_version
     pages = {path: _text(path.read_text(encoding="utf-8", errors="replace"))
              for path in site.rglob("*.html")}
     assert not list(site.rglob("*.ipynb")), "a notebook file was published"

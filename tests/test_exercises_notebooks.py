@@ -3,7 +3,6 @@ versions (made by nbgrader's own preprocessors) fail each test with the intended
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -43,14 +42,6 @@ HINTS = {
     "optim-test-momentum": "sgd_momentum is not written yet",
     "optim-test-adam": "adam is not written yet",
 }
-
-
-def _make_exercises():
-    spec = importlib.util.spec_from_file_location("make_exercises",
-                                                  ROOT / "scripts" / "make_exercises.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def nbgrader_of(cell) -> dict:
@@ -108,10 +99,10 @@ def test_the_solutions_pass(path, tmp_path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_the_student_version_fails_with_the_intended_hints(path, tmp_path):
+def test_the_student_version_fails_with_the_intended_hints(path, tmp_path, make_exercises):
     pytest.importorskip("nbgrader")
     source = nbformat.read(path, as_version=4)
-    student = _make_exercises().student_version(source)
+    student = make_exercises.student_version(source)
     assert nbformat.read(path, as_version=4) == source  # the source is not changed
     assert not any("BEGIN SOLUTION" in cell.source for cell in student.cells)
     graded = {nbgrader_of(c)["grade_id"]: c.source for c in source.cells
@@ -135,9 +126,9 @@ def test_the_student_version_fails_with_the_intended_hints(path, tmp_path):
         assert not any("site-packages" in line for line in error.traceback), grade_id
 
 
-def test_make_exercises_writes_the_student_versions(tmp_path, capsys):
+def test_make_exercises_writes_the_student_versions(tmp_path, capsys, make_exercises):
     pytest.importorskip("nbgrader")
-    assert _make_exercises().main(["--release", str(tmp_path)]) == 0
+    assert make_exercises.main(["--release", str(tmp_path)]) == 0
     written = sorted(p.name for p in (tmp_path / "backprop").glob("*.ipynb"))
     assert written == [p.name for p in NOTEBOOKS]
     assert capsys.readouterr().out.count("wrote ") == len(NOTEBOOKS)
@@ -146,7 +137,7 @@ def test_make_exercises_writes_the_student_versions(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_nbgrader_generate_assignment_gives_the_same_notebooks(tmp_path):
+def test_nbgrader_generate_assignment_gives_the_same_notebooks(tmp_path, make_exercises):
     """The course folder works with nbgrader itself, and the make target agrees with it."""
     pytest.importorskip("nbgrader")
     course = tmp_path / "course"
@@ -156,7 +147,7 @@ def test_nbgrader_generate_assignment_gives_the_same_notebooks(tmp_path):
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run([str(bin_dir / "nbgrader"), "generate_assignment", "backprop", "--force"],
                    cwd=course, env=env, check=True, capture_output=True, timeout=300)
-    ours = _make_exercises()
+    ours = make_exercises
     for path in NOTEBOOKS:
         theirs = json.loads((course / "release" / "backprop" / path.name).read_text())
         mine = ours.student_version(nbformat.read(path, as_version=4))
