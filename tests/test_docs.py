@@ -245,17 +245,26 @@ def test_pages_load_nothing_from_the_network(site):
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
 
 
-def test_strict_mode_fails_on_each_kind_of_mistake(tmp_path):
-    _need_docs_tools()
-    src, notebooks = tmp_path / "src", tmp_path / "nb"
+def _scratch_project(tmp_path: Path, settings: str) -> Path:
+    """A throwaway Sphinx source folder: the site's conf.py plus ``settings``, without
+    the site's static files."""
+    src = tmp_path / "src"
     src.mkdir()
-    notebooks.mkdir()
     (src / "conf.py").write_text(
-        "import runpy, sys\n"
+        "import runpy\n"
         f"_conf = runpy.run_path({str(ROOT / 'docs' / 'conf.py')!r})\n"
         "globals().update({k: v for k, v in _conf.items() if not k.startswith('__')})\n"
-        f"sys.path.insert(0, {str(tmp_path)!r})\n"
-        "html_static_path, html_css_files = [], []\n"
+        "html_static_path, html_css_files = [], []\n" + settings)
+    return src
+
+
+def test_strict_mode_fails_on_each_kind_of_mistake(tmp_path):
+    _need_docs_tools()
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    src = _scratch_project(
+        tmp_path,
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
         f"chainrule_notebook_sections = {{'notebooks': {str(notebooks / '*.ipynb')!r}}}\n"
         "chainrule_public_packages = ['badmod']\n")
     (src / "index.md").write_text(
@@ -287,14 +296,10 @@ def test_an_exercise_with_an_unmarked_solution_stops_the_build(tmp_path):
     answer in the student version: the build refuses to publish it."""
     _need_docs_tools()
     nbformat = pytest.importorskip("nbformat")
-    src, exercises = tmp_path / "src", tmp_path / "ex"
-    src.mkdir()
+    exercises = tmp_path / "ex"
     exercises.mkdir()
-    (src / "conf.py").write_text(
-        "import runpy\n"
-        f"_conf = runpy.run_path({str(ROOT / 'docs' / 'conf.py')!r})\n"
-        "globals().update({k: v for k, v in _conf.items() if not k.startswith('__')})\n"
-        "html_static_path, html_css_files = [], []\n"
+    src = _scratch_project(
+        tmp_path,
         f"chainrule_notebook_sections = {{'ex': ({str(exercises / '*.ipynb')!r}, "
         "'student')}\n")
     (src / "index.md").write_text("# Exercises\n\n```{toctree}\n:glob:\n\nex/*\n```\n")
